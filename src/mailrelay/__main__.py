@@ -1,0 +1,3 @@
+from mailrelay.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Layer 2: the configuration, exactly as Postfix has it (main.cf, master.cf, the parameter table)."""
