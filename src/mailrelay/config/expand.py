@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from mailrelay.config.relational import RelationalError, evaluate
 from mailrelay.util.diagnostic import Fatal
 
 MAX_NESTING = 100
@@ -83,6 +84,12 @@ class Expander:
         if end < 0:
             raise MacroError(f'truncated macro reference: "{text[i - 1:]}"')
         body = text[i + 1 : end]
+        if close == "}" and body.startswith("{"):
+            try:
+                out.append(evaluate(body, lambda t: self.expand(t, depth + 1)))
+            except RelationalError as e:
+                raise MacroError(str(e)) from None
+            return end + 1
         j = 0
         while j < len(body) and _is_name_char(body[j]):
             j += 1

@@ -149,10 +149,13 @@ class Config:
                 return parse_bool(text)
             value = parse_time(text, p.unit) if p.kind is Kind.TIME else parse_int(text)
         except UnitError:
-            what = {Kind.BOOL: "boolean", Kind.TIME: "time"}.get(p.kind, "numerical")
-            raise Fatal(
-                f"bad {what} configuration: {p.name} = {text}", self.origin(p.name), p.name
-            ) from None
+            # Postfix's own wording for each kind (mail_conf_*.c).
+            if p.kind is Kind.TIME:
+                message = f"parameter {p.name}: bad time value or unit: {text}"
+            else:
+                what = "boolean" if p.kind is Kind.BOOL else "numerical"
+                message = f"bad {what} configuration: {p.name} = {text}"
+            raise Fatal(message, self.origin(p.name), p.name) from None
         if p.minimum is not None and value < p.minimum:
             raise Fatal(
                 f"invalid {p.name} parameter value {value} < {p.minimum}",
