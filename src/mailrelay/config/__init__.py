@@ -1,1 +1,4 @@
-"""Layer 2: the configuration, exactly as Postfix has it (main.cf, master.cf, the parameter table)."""
+"""Layer 2: the configuration, exactly as Postfix has it.
+
+main.cf, master.cf and the parameter table.
+"""

@@ -8,6 +8,9 @@ is enforced.
 
 Type errors are reported with Postfix's wording plus the file and line that set the value:
 ``main.cf, line 7: bad numerical configuration: message_size_limit = 10x``.
+
+Postfix's "raw" parameters are never expanded here: their ``$name``s are filled in later, per
+session, by the daemon that reads them (``smtpd_reject_footer``'s ``$client_address``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mailrelay.config.expand import Expander
+from mailrelay.config.expand import expand
 from mailrelay.config.maincf import MainCf, Setting
 from mailrelay.config.params import PARAMETERS, Kind, Param
 from mailrelay.util.diagnostic import Fatal, Origin
@@ -23,6 +26,17 @@ from mailrelay.util.tokens import TokenError, split_list
 from mailrelay.util.units import UnitError, parse_bool, parse_int, parse_time
 
 _DEFAULT_ORIGIN = Origin("(default)")
+
+#: Postfix's CONFIG_RAW_TABLE parameters: read without $name expansion (found with postconf:
+#: set every parameter to ``$config_directory`` and see which ``postconf -nx`` leaves alone).
+#: Belongs in the parameter table as a flag of each entry.
+RAW_PARAMETERS = frozenset({
+    "command_execution_directory", "default_rbl_reply", "forward_path", "luser_relay",
+    "mailbox_command", "postscreen_expansion_filter", "postscreen_reject_footer",
+    "smtpd_expansion_filter", "smtpd_reject_footer",
+})
+#: Set by each program itself; an assignment in main.cf is ignored with a warning.
+READ_ONLY_PARAMETERS = frozenset({"process_id", "process_name", "service_name"})
 
 
 class Config:
@@ -53,6 +67,16 @@ class Config:
         """The explicit assignment of *name* (override or main.cf), if any."""
         return self._overrides.get(name) or self._main.settings.get(name)
 
+    def settings(self) -> dict[str, Setting]:
+        """Every explicit assignment: main.cf's, then the overrides that replace or add to them."""
+        merged = dict(self._main.settings)
+        merged.update(self._overrides)
+        return merged
+
+    def _explicit(self, name: str) -> str | None:
+        s = self.setting(name)
+        return s.value if s is not None else None
+
     def raw(self, name: str) -> str | None:
         """The value as written (unexpanded), the table default, or None if unknown."""
         s = self.setting(name)
@@ -63,7 +87,7 @@ class Config:
         p = self._table.get(name)
         if p is None:
             return None
-        return p.compute() if p.compute is not None else p.default
+        return p.compute(self._explicit) if p.compute is not None else p.default
 
     def origin(self, name: str) -> Origin:
         s = self.setting(name)
@@ -73,14 +97,14 @@ class Config:
         return self.setting(name) is not None
 
     def expanded(self, name: str) -> str:
-        """The value with ``$name`` references expanded (cached)."""
+        """The value with ``$name`` references expanded (cached); raw parameters as written."""
         key = "$" + name
         if key not in self._cache:
             raw = self.raw(name)
             if raw is None:
                 raise KeyError(name)
             try:
-                self._cache[key] = Expander(self.raw).expand(raw)
+                self._cache[key] = raw if name in RAW_PARAMETERS else expand(raw, self.raw)
             except Fatal as e:
                 raise Fatal(f"parameter {name}: {e.text}", self.origin(name), name) from None
         value: str = self._cache[key]

@@ -1,87 +1,59 @@
-"""Postfix 3.x relational macros: ``${{text1} OP {text2} ? {if true} : {if false}}``.
+"""The operators of Postfix 3.x relational macros: ``${{text1} OP {text2} ? {t} : {f}}``.
 
 Postfix's own defaults use them (``smtputf8_enable = ${{$compatibility_level} <level {1} ?
-{no} : {yes}}``), so the defaults mean what they mean in Postfix only if these evaluate.
-Operators: ``==`` and ``!=`` compare text; ``<``, ``<=``, ``>``, ``>=`` compare decimal
-numbers; ``<level``, ``<=level``, ``>level``, ``>=level`` compare compatibility levels
-(``3.6`` < ``3.10``, a missing part is 0).
+{no} : {yes}}``), so defaults mean what they mean in Postfix only if these evaluate as Postfix
+does (mac_expand.c's ``mac_exp_eval`` and compat_level.c, checked with ``postconf -x``):
+
+- ``==``, ``!=``, ``<``, ``<=``, ``>=``, ``>`` compare as numbers when both operands are all
+  digits, otherwise as text (``strcmp``): ``{ten} > {9}`` is true, not an error;
+- the same operators with the ``level`` suffix (``<level``) compare compatibility levels
+  ``major[.minor[.patch]]`` as versions (``3.6`` < ``3.10``, a missing part is 0), and an
+  operand that is not a level is an error.
+
+The parsing of the expression itself lives in :mod:`mailrelay.config.expand`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
-_LEVEL = re.compile(r"\A[0-9]+(\.[0-9]+){0,2}\Z")
-_NUMBER = re.compile(r"\A-?[0-9]+\Z")
-_OPERATOR = re.compile(r"\s*(==|!=|<=level|>=level|<level|>level|<=|>=|<|>)\s*")
+#: The operators Postfix knows, and the characters it reads as an operator (for diagnostics).
+OPERATORS = ("==", "!=", "<", "<=", ">=", ">")
+OPERATOR_CHARS = "<>!=?+-*/~&|%"
+#: The operator suffixes registered by every Postfix program (compat_level_relop_register).
+SUFFIXES = ("level",)
+
+_LEVEL = re.compile(r"\A([0-9]+)(?:\.([0-9]+)(?:\.([0-9]+))?)?\Z")
+#: compat_level.c packs minor and patch into 10 bits each.
+_PART_MAX = 0x3FF
 
 
 class RelationalError(ValueError):
-    pass
+    """An operand the operator cannot compare; the text is Postfix's warning."""
 
 
-def _level(text: str) -> tuple[int, ...]:
-    if not _LEVEL.match(text):
-        raise RelationalError(f'bad compatibility level: "{text}"')
-    parts = [int(p) for p in text.split(".")]
-    return tuple(parts + [0] * (3 - len(parts)))
+def _level(text: str) -> tuple[int, int, int]:
+    m = _LEVEL.match(text)
+    if not m or any(int(p) > _PART_MAX for p in m.groups("0")[1:]):
+        raise RelationalError(f'malformed compatibility level syntax: "{text}"')
+    major, minor, patch = (int(p) for p in m.groups("0"))
+    return major, minor, patch
 
 
-def _number(text: str) -> int:
-    if not _NUMBER.match(text):
-        raise RelationalError(f'non-numerical operand: "{text}"')
-    return int(text)
+def _delta(left: str, right: str, suffix: str) -> int:
+    if suffix == "level":
+        a, b = _level(left), _level(right)
+        return (a > b) - (a < b)
+    if left.isdigit() and right.isdigit() and left.isascii() and right.isascii():
+        return (int(left) > int(right)) - (int(left) < int(right))
+    # strcmp() compares bytes; code points order UTF-8 text the same way.
+    return (left > right) - (left < right)
 
 
-_COMPARE: dict[str, Callable[[str, str], bool]] = {
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "<": lambda a, b: _number(a) < _number(b),
-    "<=": lambda a, b: _number(a) <= _number(b),
-    ">": lambda a, b: _number(a) > _number(b),
-    ">=": lambda a, b: _number(a) >= _number(b),
-    "<level": lambda a, b: _level(a) < _level(b),
-    "<=level": lambda a, b: _level(a) <= _level(b),
-    ">level": lambda a, b: _level(a) > _level(b),
-    ">=level": lambda a, b: _level(a) >= _level(b),
-}
-
-
-def _group(text: str, i: int) -> tuple[str, int]:
-    """The ``{...}`` group at *i* (after white space): its inside and the index after it."""
-    while i < len(text) and text[i].isspace():
-        i += 1
-    if i >= len(text) or text[i] != "{":
-        raise RelationalError(f'"{{" expected at: "...{text[:i]}>>>{text[i:]}"')
-    level = 0
-    for k in range(i, len(text)):
-        if text[k] == "{":
-            level += 1
-        elif text[k] == "}":
-            level -= 1
-            if level == 0:
-                return text[i + 1 : k], k + 1
-    raise RelationalError(f'missing "}}" in "{text}"')
-
-
-def evaluate(body: str, expand: Callable[[str], str]) -> str:
-    """Evaluate the inside of ``${...}`` that starts with ``{``; return the chosen text expanded."""
-    left, i = _group(body, 0)
-    m = _OPERATOR.match(body, i)
-    if not m:
-        raise RelationalError(f'unknown operator at: "...{body[:i]}>>>{body[i:]}"')
-    op = m.group(1)
-    right, i = _group(body, m.end())
-    m = re.compile(r"\s*\?").match(body, i)
-    if not m:
-        raise RelationalError(f'"?" expected at: "...{body[:i]}>>>{body[i:]}"')
-    if_true, i = _group(body, m.end())
-    m = re.compile(r"\s*:").match(body, i)
-    if not m:
-        raise RelationalError(f'":" expected at: "...{body[:i]}>>>{body[i:]}"')
-    if_false, i = _group(body, m.end())
-    if body[i:].strip():
-        raise RelationalError(f'unexpected text at: "...{body[:i]}>>>{body[i:]}"')
-    chosen = if_true if _COMPARE[op](expand(left).strip(), expand(right).strip()) else if_false
-    return expand(chosen.strip())
+def compare(left: str, op: str, right: str, suffix: str = "") -> bool:
+    """``left OP right`` (operands already expanded); *suffix* is ``""`` or ``"level"``."""
+    delta = _delta(left, right, suffix)
+    return {
+        "==": delta == 0, "!=": delta != 0, "<": delta < 0,
+        "<=": delta <= 0, ">=": delta >= 0, ">": delta > 0,
+    }[op]

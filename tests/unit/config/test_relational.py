@@ -31,12 +31,23 @@ def test_text_equality_and_the_chosen_branch_is_expanded():
     assert expand(t, {"smtp_tls_security_level": "may", "fallback": "may"}.get) == "may"
 
 
-def test_numbers_compare_numerically():
+def test_numbers_compare_numerically_and_other_operands_as_text():
+    # postconf -x, Postfix 3.7.11: ${{10} > {9}...} is yes; ${{ten} > {9}...} is yes too
+    # (strcmp: "t" > "9"), not an error.
     assert expand("${{10} > {9} ? {yes} : {no}}", {}.get) == "yes"
-    with pytest.raises(MacroError, match="non-numerical"):
-        expand("${{ten} > {9} ? {yes} : {no}}", {}.get)
+    assert expand("${{9} < {10} ? {yes} : {no}}", {}.get) == "yes"
+    assert expand("${{ten} > {9} ? {yes} : {no}}", {}.get) == "yes"
+    assert expand("${{abc} < {b} ? {lt}}", {}.get) == "lt"
 
 
-def test_a_missing_branch_is_an_error():
-    with pytest.raises(MacroError):
-        expand("${{a} == {a} ? {yes}}", {}.get)
+def test_a_missing_branch_is_empty_and_a_bare_expression_is_true_or_empty():
+    # postconf -x: ${{a} == {a} ? {yes}} is "yes"; ${{a} == {b} ? {yes}} is ""; a relational
+    # expression with no ? or : has the value "true" or nothing.
+    assert expand("${{a} == {a} ? {yes}}", {}.get) == "yes"
+    assert expand("${{a} == {b} ? {yes}}", {}.get) == ""
+    assert expand("${{a} == {a}}|${{a} != {a}}", {}.get) == "true|"
+
+
+def test_a_bad_compatibility_level_is_postfixs_error():
+    with pytest.raises(MacroError, match='malformed compatibility level syntax: "a"'):
+        expand("${{a} <level {3.6} ? {x}}", {}.get)
