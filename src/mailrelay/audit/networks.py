@@ -46,6 +46,10 @@ def mynetworks_findings(
 ) -> list[Finding]:
     """Warnings for public ranges in mynetworks; notes for entries that cannot be judged."""
     origin = config.origin("mynetworks")
+    source = "mynetworks" if config.is_explicit("mynetworks") else (
+        "mynetworks (not set: computed from mynetworks_style = "
+        f"{config.get_str('mynetworks_style')})"
+    )
     findings: list[Finding] = []
     items = list(config.get_list("mynetworks"))
     seen_files: set[str] = set()
@@ -68,7 +72,7 @@ def mynetworks_findings(
             continue
         if not is_private(net):
             findings.append(warning(
-                f"mynetworks: {item} is not a private network range: every host in it may "
+                f"{source}: {item} is not a private network range: every host in it may "
                 "relay mail through this server without authentication",
                 origin, "mynetworks",
             ))
