@@ -7,8 +7,8 @@ from mailrelay.audit.finding import Severity
 from mailrelay.audit.networks import mynetworks_findings
 from mailrelay.audit.relay import open_relay_findings
 from mailrelay.audit.risks import (
-    bare_newline_findings,
     banner_findings,
+    bare_newline_findings,
     size_limit_findings,
     tls_with_credentials_findings,
 )
