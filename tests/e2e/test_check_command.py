@@ -163,3 +163,12 @@ def test_the_embedded_default_configuration_is_clean(tmp_path):
     if os.path.isdir("/etc/mailrelay"):
         return  # this machine has a system configuration: the embedded one is not in use
     assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_a_broken_regexp_rule_is_reported_with_the_table_line(tmp_path):
+    etc = guide(tmp_path, extra=f"smtp_generic_maps = regexp:{tmp_path}/etc/generic_regexp\n")
+    (etc / "generic_regexp").write_text("/^(.*)@srv[0-9]+\\.corp\\.local$/ ${1}@corp.com\n"
+                                        "/^root@(.*$/ admin@corp.com\n")
+    result = check(etc)
+    assert result.returncode == 0
+    assert f"line 18: smtp_generic_maps: regexp map {etc}/generic_regexp, line 2:" in result.stderr

@@ -138,13 +138,18 @@ def _tables(scope: Scope, checked: set[str]) -> Iterator[Finding]:
 
 def _table(spec: str, setting: Setting) -> Iterator[Finding]:
     try:
-        open_map(spec)
+        table = open_map(spec)
     except MapError as e:
         yield error(f"{setting.name}: {e}", setting.origin, setting.name)
         return
     except MapLookupError as e:
         yield error(f"{setting.name}: {spec}: {e}", setting.origin, setting.name)
         return
+    # A skipped rule (broken regexp) leaves a table that silently matches less: say so.
+    for text in table.warnings:
+        if "is older than source file" not in text:  # reported below, with the fix
+            yield warning(f"{setting.name}: {text}", setting.origin, setting.name)
+    table.close()
     files = map_files(spec)
     if files.source and files.compiled:
         stale = stale_finding(files.source, files.compiled, setting.origin, setting.name)
