@@ -1,0 +1,101 @@
+"""cleanup(8) on one message: qualify the envelope, write Received:, add missing headers.
+
+Only the header section is scanned, line by line; the body is carried over as one slice, so
+the cost per message does not grow with its size beyond one copy.  Content is in SMTP form
+(CRLF line ends).  Where the header section ends with a line that is not a header, a blank
+line is put before it, as Postfix does, so the result always has a well-formed header section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailrelay.cleanup.headers import HEADER_LINE, Arrival, mail_date, message_id
+from mailrelay.cleanup.qualify import qualify
+from mailrelay.cleanup.settings import CleanupSettings
+
+CRLF = b"\r\n"
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderSection:
+    """Where the header section ends and what it holds."""
+
+    #: Bytes of the header lines (each ending in CRLF), without the separator line.
+    headers: bytes
+    #: Everything after the header lines: starts with the blank separator, or with the
+    #: first non-header line, or is empty.
+    rest: bytes
+    #: Lower-case names of the fields present.
+    names: frozenset[str]
+    #: The Message-ID field's value as written, if any.
+    message_id: str | None
+
+
+def split_headers(content: bytes) -> HeaderSection:
+    if content and not content.endswith(CRLF):
+        content += CRLF  # BDAT content need not end with a line end; the queue's does
+    names: set[str] = set()
+    msgid: str | None = None
+    pos, last_name = 0, ""
+    while pos < len(content):
+        end = content.find(CRLF, pos)
+        line = content[pos:end]
+        if line[:1] in (b" ", b"\t") and last_name:
+            if last_name == "message-id" and msgid is not None:
+                msgid = (msgid + " " + line.strip().decode("utf-8", "replace")).strip()
+            pos = end + 2
+            continue
+        m = HEADER_LINE.match(line)
+        if not m:
+            break
+        last_name = line[: line.index(b":")].strip().decode("ascii").lower()
+        names.add(last_name)
+        if last_name == "message-id":
+            msgid = line[m.end():].strip().decode("utf-8", "replace")
+        pos = end + 2
+    return HeaderSection(content[:pos], content[pos:], frozenset(names), msgid)
+
+
+@dataclass(frozen=True, slots=True)
+class Cleaned:
+    content: bytes
+    sender: str
+    recipients: tuple[str, ...]
+    #: For the log line ``QUEUEID: message-id=<...>``: as written or added; "" when none.
+    message_id: str
+
+
+def added_headers(section: HeaderSection, sender: str, arrival: Arrival,
+                  settings: CleanupSettings) -> tuple[list[str], str]:
+    """The headers Postfix appends when missing, in its order, and the message-id to log."""
+    added: list[str] = []
+    msgid = section.message_id or ""
+    if "message-id" not in section.names:
+        msgid = message_id(arrival.queue_id, arrival.when, settings)
+        added.append(f"Message-Id: {msgid}")
+    if "date" not in section.names:
+        added.append(f"Date: {mail_date(arrival.when)}")
+    if "from" not in section.names:
+        added.append(f"From: {sender or 'MAILER-DAEMON'}")
+    return added, msgid
+
+
+def cleanup(content: bytes, sender: str, recipients: tuple[str, ...], arrival: Arrival,
+            received: bytes, settings: CleanupSettings, *, local_context: bool) -> Cleaned:
+    """The message as it goes into the queue.
+
+    *local_context* is true for a client in local_header_rewrite_clients (and for local
+    submission): only then are missing headers added, unless always_add_missing_headers.
+    """
+    sender = qualify(sender, settings)
+    recipients = tuple(qualify(r, settings) for r in recipients)
+    section = split_headers(content)
+    msgid = section.message_id or ""
+    extra = b""
+    if local_context or settings.always_add_missing_headers:
+        added, msgid = added_headers(section, sender, arrival, settings)
+        extra = "".join(f"{h}\r\n" for h in added).encode("utf-8", "surrogateescape")
+    separator = CRLF if section.rest and not section.rest.startswith(CRLF) else b""
+    body = received + section.headers + extra + separator + section.rest
+    return Cleaned(body, sender, recipients, msgid)
