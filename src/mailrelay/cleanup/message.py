@@ -66,8 +66,23 @@ class Cleaned:
     message_id: str
 
 
+_SPECIALS = set('()<>@,;:\\".[]')
+
+
+def from_header(sender: str, full_name: str) -> str:
+    """``From: Full Name <sender>``; the name is quoted when it holds RFC 5322 specials."""
+    if not sender:
+        return "From: MAILER-DAEMON"
+    if not full_name:
+        return f"From: {sender}"
+    if _SPECIALS & set(full_name):
+        escaped = full_name.replace("\\", "\\\\").replace('"', '\\"')
+        full_name = f'"{escaped}"'
+    return f"From: {full_name} <{sender}>"
+
+
 def added_headers(section: HeaderSection, sender: str, arrival: Arrival,
-                  settings: CleanupSettings) -> tuple[list[str], str]:
+                  settings: CleanupSettings, full_name: str = "") -> tuple[list[str], str]:
     """The headers Postfix appends when missing, in its order, and the message-id to log."""
     added: list[str] = []
     msgid = section.message_id or ""
@@ -77,16 +92,18 @@ def added_headers(section: HeaderSection, sender: str, arrival: Arrival,
     if "date" not in section.names:
         added.append(f"Date: {mail_date(arrival.when)}")
     if "from" not in section.names:
-        added.append(f"From: {sender or 'MAILER-DAEMON'}")
+        added.append(from_header(sender, full_name))
     return added, msgid
 
 
 def cleanup(content: bytes, sender: str, recipients: tuple[str, ...], arrival: Arrival,
-            received: bytes, settings: CleanupSettings, *, local_context: bool) -> Cleaned:
+            received: bytes, settings: CleanupSettings, *, local_context: bool,
+            full_name: str = "") -> Cleaned:
     """The message as it goes into the queue.
 
     *local_context* is true for a client in local_header_rewrite_clients (and for local
     submission): only then are missing headers added, unless always_add_missing_headers.
+    *full_name* is sendmail's -F (or the user's GECOS name), used in an added From:.
     """
     sender = qualify(sender, settings)
     recipients = tuple(qualify(r, settings) for r in recipients)
@@ -94,7 +111,7 @@ def cleanup(content: bytes, sender: str, recipients: tuple[str, ...], arrival: A
     msgid = section.message_id or ""
     extra = b""
     if local_context or settings.always_add_missing_headers:
-        added, msgid = added_headers(section, sender, arrival, settings)
+        added, msgid = added_headers(section, sender, arrival, settings, full_name)
         extra = "".join(f"{h}\r\n" for h in added).encode("utf-8", "surrogateescape")
     separator = CRLF if section.rest and not section.rest.startswith(CRLF) else b""
     body = received + section.headers + extra + separator + section.rest

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mailrelay.cleanup.headers import Arrival, received_header
-from mailrelay.cleanup.message import cleanup, split_headers
+from mailrelay.cleanup.headers import Arrival, pickup_received_header, received_header
+from mailrelay.cleanup.message import cleanup, from_header, split_headers
 from mailrelay.cleanup.settings import CleanupSettings
 
 GOLDEN = Path(__file__).parents[2] / "golden" / "cleanup"
@@ -126,3 +126,22 @@ def test_folded_headers_stay_in_the_header_section():
     assert section.names == {"subject", "message-id"}
     assert section.message_id == "<x@y>"
     assert section.rest == b"\r\nbody\r\n"
+
+
+def test_local_submission_gets_pickups_received_and_a_from_with_the_full_name():
+    queue_id, _, _, want = postcat("sendmail-t-i-F")
+    when = calendar.timegm((2026, 11, 24, 22, 7, 14, 0, 0, 0))
+    arrival = Arrival(queue_id, when, None, "localhost", "127.0.0.1", "local",
+                      ("bob@example.com",))
+    content = b"To: bob@example.com\r\nSubject: via sendmail\r\n\r\nhello\r\n.\r\nafter dot\r\n"
+    cleaned = cleanup(content, "root", ("bob@example.com",), arrival,
+                      pickup_received_header(arrival, "0", SETTINGS), SETTINGS,
+                      local_context=True, full_name="Cron Daemon")
+    assert cleaned.content == want
+    assert cleaned.sender == "root@corp.local"
+
+
+def test_a_full_name_with_specials_is_quoted():
+    assert from_header("jqp@x", "John Q. Public") == 'From: "John Q. Public" <jqp@x>'
+    assert from_header("a@x", 'say "hi"') == 'From: "say \\"hi\\"" <a@x>'
+    assert from_header("", "ignored") == "From: MAILER-DAEMON"
