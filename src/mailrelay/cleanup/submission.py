@@ -1,0 +1,321 @@
+"""What Postfix 3.7's sendmail(1) does to its input, and what cleanup does to a local submission.
+
+Pure: bytes and strings in, values out.  ``mailrelay sendmail`` reads stdin through
+:func:`message_lines`, extracts ``-t`` recipients with :class:`HeaderRecipients`, parses ``-f``
+and command-line recipients with :func:`address_list`; pickup drops ``message_drop_headers``
+(:func:`drop_headers`) and takes source routes off (:func:`envelope_recipient`).
+
+The rules, each checked against Postfix (``sendmail -C`` of a private instance):
+
+* Every line is stored with CRLF, whatever its end was: all trailing CRs are removed first
+  (``sendmail_fix_line_endings = always``), so ``a\\r\\r\\n`` is ``a``.  A last line without a
+  newline is ended too.
+* Leading ``From `` lines (also ``>From ``, ``>>From ``...) are skipped, as mbox separators.
+* Without ``-i``/``-oi``, a line holding only ``.`` (after the CRs are removed) ends the input.
+* Addresses are parsed as Postfix's tok822_parse() does, a parser more lenient than RFC 5322:
+  comments are dropped, a phrase before ``<...>`` is ignored, a group (``name: a, b;``) yields
+  its members, and two words without a comma are two addresses (``John Doe`` is ``John`` and
+  ``Doe``).  The result is the internal form: quotes and backslashes removed.
+* ``-t`` takes recipients from To:, Cc: and Bcc: of the primary header section, added after
+  the command-line ones; once a Resent-To:, Resent-Cc: or Resent-Bcc: is seen, only the
+  Resent- headers count.
+* cleanup drops the headers named in ``message_drop_headers`` (default ``bcc, content-length,
+  resent-bcc, return-path``) from every message, local or not.  That belongs in
+  :mod:`mailrelay.cleanup.message`; :func:`drop_headers` is here until it moves there.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from mailrelay.cleanup.headers import HEADER_LINE
+
+#: Envelope attributes that sendmail writes into a maildrop file for pickup.
+FULL_NAME_ATTRIBUTE = "sender_fullname"
+REWRITE_CONTEXT_ATTRIBUTE = "rewrite_context"
+#: Postfix's MAIL_ADDR_MAIL_DAEMON: what an empty recipient becomes.
+MAIL_DAEMON = "MAILER-DAEMON"
+
+CRLF = b"\r\n"
+
+
+# ---------------------------------------------------------------- reading the message
+
+
+def message_lines(lines: Iterable[bytes], *, dot_ends: bool) -> Iterator[bytes]:
+    """The message as sendmail stores it: one CRLF-terminated line per input line."""
+    skipping_from = True
+    for line in lines:
+        if skipping_from:
+            if line.lstrip(b">").startswith(b"From "):
+                continue
+            skipping_from = False
+        text = line[:-1] if line.endswith(b"\n") else line
+        text = text.rstrip(b"\r")
+        if dot_ends and text == b".":
+            return
+        yield text + CRLF
+
+
+# ---------------------------------------------------------------- RFC 822 addresses
+
+
+class _Kind(enum.Enum):
+    SENTINEL = "sentinel"
+    ATOM = "atom"
+    QSTRING = "quoted string"
+    DOMLIT = "domain literal"
+    ADDR = "address"
+    STARTGRP = "group start"
+    OPERATOR = "operator"
+
+
+@dataclass(slots=True)
+class _Token:
+    kind: _Kind
+    text: str = ""
+    parts: list[_Token] = field(default_factory=list)
+
+    def op(self, chars: str) -> bool:
+        return self.kind is _Kind.OPERATOR and self.text in chars
+
+
+#: tok822_opchar: ``%``, ``!`` and ``|`` are operators too; ``\\`` is not.
+_OPERATORS = frozenset('|%!()<>@,;:".[]')
+_SPACE = frozenset(" \t\r\n")
+_DO_WORD = 1
+_DO_GROUP = 2
+
+
+def _collect(text: str, i: int, stop: frozenset[str]) -> tuple[str, int]:
+    """Postfix's COLLECT: up to an unescaped character of *stop*; a backslash quotes."""
+    out: list[str] = []
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            i += 1
+            if i >= len(text):
+                break
+            c = text[i]
+        elif c in stop:
+            break
+        out.append(" " if c in _SPACE else c)
+        i += 1
+    return "".join(out), i
+
+
+def _skip_comment(text: str, i: int) -> int:
+    """*i* is just after ``(``; comments nest and a backslash quotes."""
+    level = 1
+    while i < len(text):
+        c = text[i]
+        i += 1
+        if c == "(":
+            level += 1
+        elif c == ")":
+            level -= 1
+            if level == 0:
+                break
+        elif c == "\\":
+            i += 1
+    return i
+
+
+def _scan(text: str) -> list[_Token]:
+    """tok822_scan(), with comments dropped (they never end up inside an address)."""
+    tokens: list[_Token] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c in _SPACE:
+            i += 1
+        elif c == "(":
+            i = _skip_comment(text, i + 1)
+        elif c in "[\"":
+            value, i = _collect(text, i + 1, frozenset("]" if c == "[" else '"'))
+            i += 1  # the closing bracket or quote, if any
+            tokens.append(_Token(_Kind.DOMLIT if c == "[" else _Kind.QSTRING, value))
+        elif c in _OPERATORS:
+            tokens.append(_Token(_Kind.OPERATOR, c))
+            i += 1
+        else:
+            value, i = _collect(text, i, _SPACE | _OPERATORS)
+            tokens.append(_Token(_Kind.ATOM, value))
+    return tokens
+
+
+def _parse(text: str) -> list[_Token]:
+    """tok822_parse(): right to left, grouping address tokens, adding missing commas."""
+    toks = [_Token(_Kind.SENTINEL), *_scan(text), _Token(_Kind.SENTINEL)]
+
+    def group(left: int, right: int, comma: bool) -> None:
+        if left + 1 < right:
+            node = _Token(_Kind.ADDR, parts=toks[left + 1 : right])
+            toks[left + 1 : right] = [_Token(_Kind.OPERATOR, ","), node] if comma else [node]
+
+    def skip_left(i: int, stop: str) -> int:
+        while toks[i].kind is not _Kind.SENTINEL and not toks[i].op(stop):
+            i -= 1
+        return i
+
+    state = _DO_WORD
+    right = len(toks) - 1
+    tp = right - 1
+    while toks[tp].kind is not _Kind.SENTINEL:
+        tok = toks[tp]
+        if tok.op(";"):
+            group(tp, right, True)
+            right, state = tp, _DO_GROUP | _DO_WORD
+        elif tok.op(":") and state & _DO_GROUP:
+            toks[tp] = _Token(_Kind.STARTGRP, ":")
+            group(tp, right, False)
+            tp = right = skip_left(tp, ",")
+            continue
+        elif tok.op(">"):
+            group(tp, right, True)
+            right = tp
+            tp = skip_left(tp, "<")
+            group(tp, right, False)
+            tp = right = skip_left(tp, ">;,:")
+            state |= _DO_WORD
+            continue
+        elif tok.kind in (_Kind.ATOM, _Kind.QSTRING, _Kind.DOMLIT):
+            if not state & _DO_WORD:
+                group(tp, right, True)
+                right = tp + 1
+            state &= ~_DO_WORD
+        elif tok.op(","):
+            group(tp, right, False)
+            right, state = tp, state | _DO_WORD
+        else:
+            state |= _DO_WORD
+        tp -= 1
+    group(tp, right, False)
+    return toks[1:-1]
+
+
+def _internal(tokens: list[_Token]) -> str:
+    """tok822_internalize() of an address: its tokens' text, unquoted, without spaces."""
+    out: list[str] = []
+    for tok in tokens:
+        if tok.kind is _Kind.ADDR:
+            out.append(_internal(tok.parts))
+        elif tok.kind is _Kind.DOMLIT:
+            out.append(f"[{tok.text}]")
+        else:
+            out.append(tok.text)
+    return "".join(out)
+
+
+def address_list(text: str) -> list[str]:
+    """Every address in *text* (a header value or a command-line argument), internal form."""
+    return [_internal(t.parts) for t in _parse(text) if t.kind is _Kind.ADDR]
+
+
+def sender_address(text: str) -> tuple[str, bool]:
+    """``-f``: the first address ("" for ``<>`` or nothing) and whether there were more."""
+    found = address_list(text)
+    return (found[0] if found else ""), len(found) > 1
+
+
+def envelope_recipient(address: str) -> str:
+    """As trivial-rewrite takes it: no source route (``@a,@b:u@d`` is ``u@d``); "" is
+    MAILER-DAEMON."""
+    if address.startswith("@") and ":" in address:
+        address = address[address.index(":") + 1 :]
+    return address or MAIL_DAEMON
+
+
+# ---------------------------------------------------------------- headers
+
+
+_EXTRACT = frozenset({"to", "cc", "bcc"})
+_RESENT_EXTRACT = frozenset({"resent-to", "resent-cc", "resent-bcc"})
+
+
+def _header_name(line: bytes) -> str:
+    return line[: line.index(b":")].strip().decode("ascii").lower()
+
+
+class HeaderRecipients:
+    """``-t``: feed the message's lines; the recipients of its primary header section."""
+
+    def __init__(self) -> None:
+        self._in_headers = True
+        self._current: list[bytes] = []
+        self._plain: list[str] = []
+        self._resent: list[str] | None = None
+
+    def feed(self, line: bytes) -> None:
+        if not self._in_headers:
+            return
+        if line[:1] in (b" ", b"\t") and self._current:
+            self._current.append(line)
+            return
+        self._finish_header()
+        if HEADER_LINE.match(line):
+            self._current = [line]
+        else:
+            self._in_headers = False
+
+    def recipients(self) -> list[str]:
+        self._finish_header()
+        self._in_headers = False
+        return self._plain if self._resent is None else self._resent
+
+    def _finish_header(self) -> None:
+        if not self._current:
+            return
+        header = b"".join(self._current)
+        self._current = []
+        name = _header_name(header)
+        if name in _RESENT_EXTRACT:
+            if self._resent is None:
+                self._resent = []
+            target = self._resent
+        elif name in _EXTRACT and self._resent is None:
+            target = self._plain
+        else:
+            return
+        value = header[header.index(b":") + 1 :].decode("utf-8", "surrogateescape")
+        target += address_list(value)
+
+
+def drop_headers(content: bytes, names: frozenset[str]) -> bytes:
+    """*content* without the primary header fields named in *names* (lower case)."""
+    if not names:
+        return content
+    out: list[bytes] = []
+    pos = 0
+    dropping = False
+    while pos < len(content):
+        end = content.find(CRLF, pos)
+        end = len(content) if end < 0 else end + 2
+        line = content[pos:end]
+        if line[:1] in (b" ", b"\t") and pos > 0:
+            if not dropping:
+                out.append(line)
+        elif HEADER_LINE.match(line):
+            dropping = _header_name(line) in names
+            if not dropping:
+                out.append(line)
+        else:
+            break
+        pos = end
+    return b"".join(out) + content[pos:]
+
+
+# ---------------------------------------------------------------- the user
+
+
+def gecos_full_name(gecos: str, login: str) -> str:
+    """Postfix's fullname(): the GECOS field up to ``,``, ``;`` or ``%``; ``&`` is the login
+    name with its first letter in upper case."""
+    out: list[str] = []
+    for c in gecos:
+        if c in ",;%":
+            break
+        out.append(login[:1].upper() + login[1:] if c == "&" else c)
+    return "".join(out)

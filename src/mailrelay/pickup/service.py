@@ -1,0 +1,309 @@
+"""pickup(8): every maildrop file, through cleanup, into a new file in incoming.
+
+SECURITY: reads untrusted files from the world-writable maildrop and writes the queue (through
+QueueStore only); binds ``public/pickup`` (mode 0666: any local user may wake it up).  A
+maildrop file is never renamed into incoming: its envelope is decoded and rebuilt from the
+fields a submitter may set (sender, recipients, NOTIFY/ORCPT, ENVID, RET, BODY, full name,
+rewriting context) and its content passes through cleanup into a new file, as Postfix's
+pickup does.  Client, protocol and SASL attributes in the file are ignored, so that a local
+user cannot pretend to be a remote client.  The submitting user is the file's owner, which the
+kernel vouches for, never a number written inside the file.  A file that cannot be decoded or
+read, or whose addresses hold control characters, is moved to corrupt with a warning: never
+deleted silently, never a crash.
+
+Theory of operation
+-------------------
+:func:`pickup_once` takes the maildrop files oldest first.  For each, it opens and decodes
+the file, runs cleanup (pickup's ``Received: by HOST (Postfix, from userid UID)``, then the
+missing Message-Id:, Date: and From:, the latter with the full name), commits a new queue file
+into incoming (durable when commit returns), logs Postfix's two lines and only then removes
+the maildrop file.  The arrival time is the maildrop file's mtime, as Postfix's pickup uses it
+(one in the future becomes now, so that no one can extend a message's queue lifetime).
+
+Crash window, accepted as Postfix accepts it: a crash after the commit and before the maildrop
+file is removed leaves the message in both places, and it is queued twice at the next run (a
+duplicate, never a loss).  Closing it would need a record of picked-up maildrop IDs that
+survives a crash, checked against every queue (the message may already have moved on or been
+delivered): a cost on every message for a window of one unlink.
+
+:func:`run_pickup` is the service: one run at start, one per datagram on ``public/pickup``
+(``mailrelay sendmail`` sends one, see :func:`wake_pickup`; several are coalesced) and one every
+*interval* seconds, until *stop* is set.  File work runs in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import socket
+import stat
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailrelay.cleanup.headers import Arrival, pickup_received_header
+from mailrelay.cleanup.message import cleanup
+from mailrelay.cleanup.settings import CleanupSettings
+from mailrelay.cleanup.submission import (
+    FULL_NAME_ATTRIBUTE,
+    REWRITE_CONTEXT_ATTRIBUTE,
+    drop_headers,
+    envelope_recipient,
+)
+from mailrelay.config.model import Config
+from mailrelay.queue.queuefile import QueuedMessage
+from mailrelay.queue.record import Client, Envelope, QueueFileError, Recipient
+from mailrelay.queue.store import MessageNotFound, Queue, QueueStore
+
+#: The wake-up socket, relative to the queue directory (Postfix: a FIFO of the same name).
+PICKUP_SOCKET = "public/pickup"
+#: What a wake-up datagram holds (Postfix's TRIGGER_REQ_WAKEUP).
+WAKEUP = b"W"
+#: Postfix's message_drop_headers default, for settings built without a Config.
+DEFAULT_DROP_HEADERS = frozenset({"bcc", "content-length", "resent-bcc", "return-path"})
+_BODY_TYPES = frozenset({"", "7BIT", "8BITMIME"})
+_DSN_RET = frozenset({"", "FULL", "HDRS"})
+_DAY = 86400.0
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PickupSettings:
+    cleanup: CleanupSettings
+    #: ``message_drop_headers``, lower case.
+    drop_headers: frozenset[str] = DEFAULT_DROP_HEADERS
+    #: ``message_size_limit`` (0: none); sendmail refuses more, so a larger file was forged.
+    message_size_limit: int = 0
+
+    @classmethod
+    def from_config(cls, config: Config) -> PickupSettings:
+        names = frozenset(n.lower() for n in config.get_list("message_drop_headers"))
+        return cls(CleanupSettings.from_config(config), names,
+                   config.get_int("message_size_limit"))
+
+
+class _Refused(Exception):
+    """A maildrop file whose envelope pickup will not take."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Submission:
+    envelope: Envelope
+    full_name: str
+    local_context: bool
+
+
+def pickup_once(store: QueueStore, settings: PickupSettings | CleanupSettings,
+                log: Log) -> list[str]:
+    """Move every maildrop file into incoming; returns the new queue IDs, in order."""
+    if isinstance(settings, CleanupSettings):
+        settings = PickupSettings(settings)
+    try:
+        files = sorted(store.scan(Queue.MAILDROP), key=lambda s: (s.mtime, s.queue_id))
+    except OSError as exc:
+        log(f"warning: cannot scan the maildrop queue: {exc}")
+        return []
+    picked = []
+    for found in files:
+        queue_id = _pick_up(store, settings, log, found.queue_id)
+        if queue_id is not None:
+            picked.append(queue_id)
+    return picked
+
+
+def _pick_up(store: QueueStore, settings: PickupSettings, log: Log, maildrop_id: str) -> str | None:
+    try:
+        message = store.open(Queue.MAILDROP, maildrop_id)
+    except MessageNotFound:
+        return None  # removed or moved meanwhile
+    except (QueueFileError, PermissionError) as exc:
+        _quarantine(store, log, maildrop_id, str(exc))
+        return None
+    except OSError as exc:
+        log(f"warning: maildrop/{maildrop_id}: {exc}")
+        return None
+    with message:
+        try:
+            if settings.message_size_limit and message.size > settings.message_size_limit:
+                raise _Refused("message file too big")
+            submission = _submission(message.envelope)
+            content = message.read_content()
+        except (QueueFileError, _Refused, OSError) as exc:
+            _quarantine(store, log, maildrop_id, str(exc))
+            return None
+        try:
+            queue_id = _enqueue(store, settings, log, message, submission, content)
+        except ValueError as exc:  # the envelope or content cannot be stored
+            _quarantine(store, log, maildrop_id, str(exc))
+            return None
+        except OSError as exc:
+            log(f"warning: maildrop/{maildrop_id}: cannot queue the message: {exc}")
+            return None
+    try:
+        store.remove(Queue.MAILDROP, maildrop_id)
+    except MessageNotFound:
+        pass
+    except OSError as exc:
+        log(f"warning: maildrop/{maildrop_id}: cannot remove the file: {exc}")
+    return queue_id
+
+
+def _enqueue(store: QueueStore, settings: PickupSettings, log: Log, message: QueuedMessage,
+             submission: _Submission, content: bytes) -> str:
+    """cleanup and commit into incoming; logs Postfix's lines."""
+    env = submission.envelope
+    uid = message.stat.st_uid
+    now = time.time()
+    when = min(message.stat.st_mtime, now)
+    raw = tuple(r.address for r in env.recipients)
+    with store.begin() as draft:
+        if when < now - _DAY:
+            log(f"warning: {draft.queue_id}: message has been queued for "
+                f"{int((now - when) // _DAY)} days")
+        arrival = Arrival(draft.queue_id, when, None, "", "", "", raw)
+        received = pickup_received_header(arrival, str(uid), settings.cleanup)
+        cleaned = cleanup(drop_headers(content, settings.drop_headers), env.sender,
+                          tuple(envelope_recipient(a) for a in raw), arrival, received,
+                          settings.cleanup, local_context=submission.local_context,
+                          full_name=submission.full_name)
+        recipients: dict[Recipient, None] = {}  # duplicates go, as cleanup's been_here()
+        for given, address in zip(env.recipients, cleaned.recipients, strict=True):
+            orcpt = given.orcpt or f"rfc822;{address}"
+            original = given.address if given.address != address else ""
+            recipients[Recipient(address, orcpt, given.notify, original)] = None
+        attributes = [(REWRITE_CONTEXT_ATTRIBUTE, "local" if submission.local_context
+                       else "remote")]
+        if submission.full_name:
+            attributes.append((FULL_NAME_ATTRIBUTE, submission.full_name))
+        envelope = Envelope(cleaned.sender, tuple(recipients), when, Client(),
+                            env.dsn_ret, env.dsn_envid, env.body_type, env.smtputf8,
+                            tuple(attributes))
+        draft.write(cleaned.content)
+        queue_id = store.commit(draft, envelope)
+    log(f"{queue_id}: uid={uid} from=<{env.sender}>")
+    log(f"{queue_id}: message-id={cleaned.message_id or '<>'}")
+    return queue_id
+
+
+def _printable(text: str) -> bool:
+    return not any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def _submission(env: Envelope) -> _Submission:
+    """What pickup takes from an untrusted maildrop envelope; raises _Refused."""
+    if not env.recipients:
+        raise _Refused("no recipients")
+    addresses = [env.sender, *(r.address for r in env.recipients),
+                 *(r.orcpt for r in env.recipients)]
+    if not all(_printable(a) for a in addresses):
+        raise _Refused("control character in an envelope address")
+    if (env.body_type not in _BODY_TYPES or env.dsn_ret not in _DSN_RET
+            or not math.isfinite(env.arrival_time)):
+        raise _Refused("malformed envelope")
+    attributes = dict(env.attributes)
+    full_name = "".join(" " if not _printable(c) else c
+                        for c in attributes.get(FULL_NAME_ATTRIBUTE, ""))
+    envid = env.dsn_envid if _printable(env.dsn_envid) and len(env.dsn_envid) <= 100 else ""
+    clean = Envelope(env.sender, tuple(Recipient(r.address, r.orcpt, r.notify)
+                                       for r in env.recipients),
+                     env.arrival_time, Client(), env.dsn_ret, envid, env.body_type, env.smtputf8)
+    return _Submission(clean, full_name, attributes.get(REWRITE_CONTEXT_ATTRIBUTE) != "remote")
+
+
+def _quarantine(store: QueueStore, log: Log, maildrop_id: str, reason: str) -> None:
+    try:
+        store.quarantine(Queue.MAILDROP, maildrop_id)
+    except MessageNotFound:
+        return
+    except OSError as exc:
+        log(f"warning: maildrop/{maildrop_id}: {reason}; cannot move it to corrupt: {exc}")
+        return
+    log(f'warning: saving corrupt file "{maildrop_id}" from queue "maildrop" to queue '
+        f'"corrupt": {reason}')
+
+
+# ---------------------------------------------------------------- the service
+
+
+def wake_pickup(queue_directory: str | os.PathLike[str]) -> bool:
+    """sendmail's poke: one datagram to ``public/pickup``; False when no pickup listens."""
+    path = os.path.join(queue_directory, PICKUP_SOCKET)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.setblocking(False)
+            sock.sendto(WAKEUP, path)
+    except OSError:
+        return False
+    return True
+
+
+def bind_wakeup_socket(queue_directory: str | os.PathLike[str]) -> socket.socket:
+    """Bind ``public/pickup`` (0666; ``public/`` made 0755 if missing), replacing a stale one."""
+    public = Path(queue_directory) / os.path.dirname(PICKUP_SOCKET)
+    try:
+        os.mkdir(public, 0o755)
+        os.chmod(public, 0o755)
+    except FileExistsError:
+        pass
+    path = Path(queue_directory) / PICKUP_SOCKET
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            os.unlink(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        sock.bind(str(path))
+        os.chmod(path, 0o666)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def run_pickup(store: QueueStore, settings: PickupSettings | CleanupSettings, log: Log,
+                     stop: asyncio.Event, interval: float = 60.0) -> None:
+    """The pickup service, until *stop* is set (see the module documentation)."""
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+    try:
+        sock: socket.socket | None = await asyncio.to_thread(bind_wakeup_socket,
+                                                             store.directory)
+    except OSError as exc:
+        log(f"warning: cannot bind {PICKUP_SOCKET}: {exc}; looking every {interval:g}s")
+        sock = None
+    if sock is not None:
+        loop.add_reader(sock.fileno(), _drain, sock, wake)
+    try:
+        while not stop.is_set():
+            wake.clear()
+            try:
+                await asyncio.to_thread(pickup_once, store, settings, log)
+            except Exception as exc:  # a bug or a broken queue: say so, retry at the interval
+                log(f"warning: pickup failed: {exc!r}")
+            await _wait(stop, wake, interval)
+    finally:
+        if sock is not None:
+            loop.remove_reader(sock.fileno())
+            sock.close()
+            with contextlib.suppress(OSError):
+                os.unlink(store.directory / PICKUP_SOCKET)
+
+
+def _drain(sock: socket.socket, wake: asyncio.Event) -> None:
+    with contextlib.suppress(OSError):
+        while sock.recv(64):
+            pass
+    wake.set()
+
+
+async def _wait(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
+    waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())}
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
