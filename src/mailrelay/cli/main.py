@@ -25,12 +25,15 @@ class Command:
 
 
 COMMANDS: tuple[Command, ...] = (
+    Command("serve", "mailrelay.cli.serve",
+            "run the relay in the foreground, logging to stderr (Postfix's start-fg)"),
     Command("postconf", "mailrelay.cli.postconf",
             "show or edit main.cf parameters and master.cf services (Postfix's postconf)"),
     Command("postmap", "mailrelay.cli.postmap",
             "compile, query, dump or edit a lookup table (Postfix's postmap)"),
     Command("check", "mailrelay.cli.check",
             "validate the configuration, maps and files; warn about risky settings"),
+    Command("sendmail", "mailrelay.cli.sendmail", "submit mail from stdin (Postfix's sendmail)"),
 )
 
 _BY_NAME = {c.name: c for c in COMMANDS}

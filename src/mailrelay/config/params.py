@@ -761,6 +761,8 @@ _TABLE: tuple[Param, ...] = (
           "The recipient of mail addressed to the null address."),
     Param("double_bounce_sender", "double-bounce", Kind.STR,
           "The sender of notices that must not bounce back, and the sink for them."),
+    Param("enable_long_queue_ids", "no", Kind.BOOL,
+          "Use long, non-repeating queue IDs (time and inode in base 52/51)."),
     Param("enable_original_recipient", "yes", Kind.BOOL,
           "Keep each recipient's original address for delivery status notifications."),
     Param("duplicate_filter_limit", "1000", Kind.INT,

@@ -1,0 +1,1 @@
+"""Layer 4: writing Postfix-format log lines (Postfix's postlogd and syslog's line format)."""

@@ -1,0 +1,82 @@
+"""Log lines in Postfix's format, to ``maillog_file`` and (under ``serve``) to stderr.
+
+A line is ``Mmm dd hh:mm:ss HOST SYSLOG_NAME/DAEMON[PID]: TEXT``, as Postfix's postlogd writes
+maillog_file, so that pflogsumm and log-based exporters read it unchanged.  HOST is the first
+label of myhostname.  Several processes append to the same file: each line is one write(2) on
+an O_APPEND descriptor, which the kernel does not interleave.
+
+SECURITY: opens maillog_file for appending; the path must start with one of
+maillog_file_prefixes, as Postfix requires.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from mailrelay.config.model import Config
+from mailrelay.util.diagnostic import Fatal
+
+Logger = Callable[[str], None]
+
+
+class MailLog:
+    def __init__(self, syslog_name: str, host: str, path: str | None,
+                 stream: TextIO | None = None) -> None:
+        self.syslog_name = syslog_name
+        self.host = host
+        self.path = path
+        self.stream = stream
+        self._fd: int | None = None
+        self.reopen()
+
+    @classmethod
+    def from_config(cls, config: Config, stream: TextIO | None = None) -> MailLog:
+        path = config.get_str("maillog_file").strip() or None
+        if path is not None:
+            prefixes = config.get_list("maillog_file_prefixes")
+            absolute = os.path.abspath(path)
+            if not any(absolute.startswith(os.path.abspath(p)) or path.startswith(p)
+                       for p in prefixes):
+                raise Fatal(f"refusing to open maillog_file {path}: its name does not start "
+                            f"with one of maillog_file_prefixes ({', '.join(prefixes)})",
+                            config.origin("maillog_file"), "maillog_file")
+        host = config.get_str("myhostname").split(".")[0]
+        return cls(config.get_str("syslog_name"), host, path, stream)
+
+    def reopen(self) -> None:
+        """(Re)open maillog_file: after logrotate moved it away."""
+        if self.path is None:
+            return
+        directory = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        old, self._fd = self._fd, fd
+        if old is not None:
+            os.close(old)
+
+    def line(self, daemon: str, text: str, pid: int | None = None) -> str:
+        stamp = time.strftime("%b %e %H:%M:%S")
+        return f"{stamp} {self.host} {self.syslog_name}/{daemon}[{pid or os.getpid()}]: {text}\n"
+
+    def write(self, daemon: str, text: str) -> None:
+        line = self.line(daemon, text)
+        if self._fd is not None:
+            try:
+                os.write(self._fd, line.encode("utf-8", "backslashreplace"))
+            except OSError as e:
+                print(f"mailrelay: cannot write {self.path}: {e.strerror}", file=sys.stderr)
+        if self.stream is not None:
+            self.stream.write(line)
+            self.stream.flush()
+
+    def logger(self, daemon: str) -> Logger:
+        return lambda text: self.write(daemon, text)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

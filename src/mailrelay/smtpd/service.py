@@ -1,0 +1,286 @@
+"""One SMTP session: bytes between the socket and the state machine; decisions from the policy.
+
+SECURITY: talks to untrusted SMTP clients; writes the queue through the spool.
+
+Theory of operation: the loop asks the state machine (mailrelay.smtp) for its next event,
+writes what it has to send before anything that may wait, and acts: reads, sleeps, starts
+TLS, or answers a question with a policy verdict (mailrelay.policy through Gate) or, at the
+end of a message, with the queue ID once the spool made the file durable.  The machine decides
+every protocol matter; this loop never writes a reply of its own, except the 421 that tells an
+idle client the server is stopping.  Any exception from one session ends that session only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from mailrelay.mail.esmtp import RcptParams
+from mailrelay.mail.reply import Reply
+from mailrelay.maillog.writer import Logger
+from mailrelay.policy import stages
+from mailrelay.policy.request import PeerStatus, Request
+from mailrelay.policy.verdict import Verdict
+from mailrelay.smtp import events as ev
+from mailrelay.smtp.framing import BareNewline
+from mailrelay.smtp.server import ServerConnection
+from mailrelay.smtp.session import State
+from mailrelay.smtp.settings import ServerSettings
+from mailrelay.smtpd.gate import Gate
+from mailrelay.smtpd.peer import PeerName, rfc_address
+from mailrelay.smtpd.spool import ClientFacts, Spool, Transaction
+from mailrelay.smtpd.tls import received_comment
+
+READ_SIZE = 65536
+SHUTDOWN = b"421 4.3.2 Service shutting down\r\n"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceContext:
+    """Everything a session of one smtpd service needs, built once per (re)load."""
+
+    name: str
+    protocol: ServerSettings
+    spool: Spool
+    #: The STARTTLS context (None: no certificate, STARTTLS is not offered).
+    tls: ssl.SSLContext | None
+    #: smtpd_timeout, seconds.
+    timeout: float
+    smtpd_log: Logger
+    cleanup_log: Logger
+    #: smtpd_forbid_bare_newline_exclusions: (client name, address) -> exempt.
+    bare_newline_exempt: Callable[[str, str], bool]
+    #: Set when the server stops: idle sessions are told so and closed.
+    stopping: asyncio.Event
+
+
+class Session:
+    def __init__(self, ctx: ServiceContext, gate: Gate, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter, peer: PeerName, address: str, port: str,
+                 *, local_context: bool) -> None:
+        self.ctx = ctx
+        self.gate = gate
+        self.reader = reader
+        self.writer = writer
+        self.namaddr = f"{peer.name}[{address}]"
+        status = PeerStatus.TEMP if peer.temporary else PeerStatus.PERM
+        self.request = Request(
+            client_address=address, client_name=peer.name, reverse_client_name=peer.reverse_name,
+            name_status=PeerStatus.OK if peer.name != "unknown" else status,
+            reverse_name_status=PeerStatus.OK if peer.reverse_name != "unknown" else status,
+            client_port=port, tls=ctx.protocol.tls_wrapper,
+        )
+        self.client = ClientFacts(peer.name, address, port, rfc_address(address), local_context)
+        settings = ctx.protocol
+        if settings.bare_newline is not BareNewline.NO and ctx.bare_newline_exempt(
+                peer.name, address):
+            settings = dataclasses.replace(settings, bare_newline=BareNewline.NO)
+        self.conn = ServerConnection(settings, client=self.namaddr)
+        self.txn: Transaction | None = None
+        self.helo: str | None = None
+
+    async def run(self) -> None:
+        log = self.ctx.smtpd_log
+        log(f"connect from {self.namaddr}")
+        try:
+            await self._loop()
+        except (ConnectionError, ssl.SSLError) as e:
+            log(f"lost connection after {self.conn.session.where} from {self.namaddr}: {e}")
+        finally:
+            if self.txn is not None:
+                self.ctx.spool.abort(self.txn)
+            with contextlib.suppress(Exception):
+                self.writer.close()
+            log(f"disconnect from {self.namaddr}")
+
+    async def _flush(self) -> None:
+        data = self.conn.data_to_send()
+        if data:
+            self.writer.write(data)
+            await self.writer.drain()
+
+    async def _loop(self) -> None:
+        conn = self.conn
+        while True:
+            event = conn.next_event()
+            await self._flush()
+            match event:
+                case ev.NeedData():
+                    if not await self._read():
+                        return
+                case ev.ConnectionClosed():
+                    return
+                case ev.Pause(seconds=seconds):
+                    await asyncio.sleep(seconds)
+                case ev.StartTls():
+                    await self._start_tls()
+                case ev.MessageData(data=data):
+                    if self.txn is not None:
+                        self.txn.chunks.append(data)
+                case ev.MessageAborted():
+                    if self.txn is not None:
+                        self.txn.chunks.clear()
+                case ev.TransactionReset():
+                    self._reset()
+                case ev.Notice():
+                    self._notice(event)
+                case _:
+                    await self._decide(event)
+
+    async def _read(self) -> bool:
+        """Feed the machine the next bytes (or EOF, or its timeout); False: end the session.
+
+        A client idle between transactions when the server stops is told 421 and closed;
+        one inside a transaction may finish it (``mailrelay stop`` drains).
+        """
+        read = asyncio.ensure_future(self.reader.read(READ_SIZE))
+        waits: set[asyncio.Future[object]] = {read}  # type: ignore[arg-type]
+        stop: asyncio.Task[bool] | None = None
+        if self.txn is None and self.conn.state is State.COMMAND:
+            stop = asyncio.create_task(self.ctx.stopping.wait())
+            waits.add(stop)  # type: ignore[arg-type]
+        try:
+            done, _ = await asyncio.wait(waits, timeout=self.ctx.timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if stop is not None:
+                stop.cancel()
+        if read in done:
+            self.conn.receive_data(read.result())
+            return True
+        read.cancel()
+        if stop is not None and stop in done:
+            self.writer.write(SHUTDOWN)
+            await self.writer.drain()
+            return False
+        self.conn.timeout()  # the machine answers 421 and closes
+        return True
+
+    async def _pregreet(self) -> None:
+        """Give the machine whatever the client sent before the banner (without waiting for
+        more), so smtpd_forbid_unauth_pipelining sees a client that talks first."""
+        read = asyncio.ensure_future(self.reader.read(READ_SIZE))
+        for _ in range(3):  # one loop turn polls the socket, the next runs the read
+            await asyncio.sleep(0)
+        if read.done():
+            self.conn.receive_data(read.result())
+        else:
+            read.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await read
+
+    async def _start_tls(self) -> None:
+        if self.ctx.tls is None:
+            self.conn.tls_failed()
+            return
+        try:
+            await self.writer.start_tls(self.ctx.tls)
+        except (ssl.SSLError, ConnectionError, OSError) as e:
+            self.ctx.smtpd_log(f"SSL_accept error from {self.namaddr}: {e}")
+            self.conn.tls_failed()
+            return
+        self.request = replace(self.request, tls=True)
+        self.conn.tls_started()
+
+    def _notice(self, notice: ev.Notice) -> None:
+        if notice.kind is ev.NoticeKind.IMPROPER_PIPELINING:
+            self.request = replace(self.request, improper_pipelining=True)
+            self.ctx.smtpd_log(f"improper command pipelining after {notice.detail} from "
+                               f"{self.namaddr}: {notice.data}")
+        elif notice.kind is ev.NoticeKind.DISCARDED_EHLO_KEYWORDS:
+            self.ctx.smtpd_log(f"discarding EHLO keywords: {notice.detail}")
+        else:
+            self.ctx.smtpd_log(f"warning: {notice.kind.value} from {self.namaddr}: "
+                               f"{notice.detail}")
+
+    def _reset(self) -> None:
+        if self.txn is not None:
+            self.ctx.spool.abort(self.txn)
+        self.txn = None
+        self.request = replace(self.request, sender=None, recipient=None, rcpt_count=0,
+                               queue_id=None, hold=False, discard=False, command=None)
+
+    def _protocol(self) -> str:
+        base = self.request.protocol
+        if base == "ESMTP" and self.request.tls:
+            return "ESMTPS"
+        return base
+
+    async def _decide(self, event: ev.Decision) -> None:
+        reply: Reply | None = None
+        queue_id: str | None = None
+        match event:
+            case ev.Connected():
+                reply = self._reply(await self.gate.ask(stages.client_stage, self.request))
+                await self._pregreet()
+            case ev.Helo(name=name, esmtp=esmtp):
+                self.helo = name
+                self.request = replace(self.request, helo=name,
+                                       protocol="ESMTP" if esmtp else "SMTP", command=None)
+                reply = self._reply(await self.gate.ask(stages.helo_stage, self.request))
+            case ev.MailFrom(address=address, params=params):
+                self.request = replace(self.request, sender=address.address,
+                                       smtputf8=params.smtputf8)
+                reply = self._reply(await self.gate.ask(stages.sender_stage, self.request))
+                if reply is None:
+                    self.txn = Transaction(sender=address.address, sender_raw=address.raw,
+                                           params=params)
+            case ev.RcptTo(address=address, params=params):
+                reply = await self._recipient(address.address, params)
+            case ev.DataCommand():
+                reply = self._reply(await self.gate.ask(stages.data_stage, self.request))
+            case ev.MessageComplete():
+                reply, queue_id = await self._end_of_data()
+            case ev.Vrfy():
+                reply = None
+        if reply is None:
+            self.conn.accept(queue_id=queue_id)
+        else:
+            self.conn.reject(reply)
+
+    def _reply(self, verdict: Verdict) -> Reply | None:
+        if verdict.actions:
+            self.request = replace(self.request, hold=self.request.hold or any(
+                a.kind.value == "HOLD" for a in verdict.actions),
+                discard=self.request.discard or verdict.discard)
+        return None if verdict.accepted else verdict.reply
+
+    async def _recipient(self, address: str, params: RcptParams) -> Reply | None:
+        txn = self.txn
+        self.request = replace(self.request, recipient=address)
+        reply = self._reply(await self.gate.ask(stages.recipient_stage, self.request))
+        if reply is not None or txn is None:
+            return reply
+        if txn.draft is None:
+            queue_id = await self.ctx.spool.open(txn)
+            self.request = replace(self.request, queue_id=queue_id)
+            self.ctx.smtpd_log(f"{queue_id}: client={self.namaddr}")
+        txn.recipients.append((address, params))
+        self.request = replace(self.request, rcpt_count=self.request.rcpt_count + 1)
+        return None
+
+    async def _end_of_data(self) -> tuple[Reply | None, str | None]:
+        txn = self.txn
+        if txn is None or txn.draft is None:
+            return Reply(451, "4.3.0", "Error: queue file write error"), None
+        reply = self._reply(await self.gate.ask(stages.end_of_data_stage, self.request))
+        if reply is not None:
+            return reply, None
+        queue_id = txn.draft.queue_id
+        tls = received_comment(self._ssl_object()) if self.request.tls else ()
+        try:
+            cleaned = await self.ctx.spool.commit(txn, self.client, self.helo, self._protocol(),
+                                                  tls)
+        except OSError as e:
+            self.ctx.smtpd_log(f"warning: {queue_id}: queue file write error: {e}")
+            return Reply(451, "4.3.0", "Error: queue file write error"), None
+        self.ctx.cleanup_log(f"{queue_id}: message-id={cleaned.message_id or '<>'}")
+        return None, queue_id
+
+    def _ssl_object(self) -> ssl.SSLObject | None:
+        obj = self.writer.get_extra_info("ssl_object")
+        return obj if isinstance(obj, ssl.SSLObject) else None

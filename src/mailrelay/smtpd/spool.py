@@ -1,0 +1,131 @@
+"""One mail transaction's way into the queue: from the first accepted RCPT to ``queued as``.
+
+SECURITY: writes the queue (through QueueStore only).
+
+The queue file is created at the first accepted recipient, as Postfix's smtpd does (its queue
+ID appears in the log from then on).  Content arrives as MessageData chunks; at the end of DATA
+cleanup() adds Received: and the missing headers and qualifies the envelope, and the store
+writes, fsyncs and renames the file.  Only then does the caller say 250.  Blocking file work
+(creating the file, the fsyncs) runs in a thread so the event loop keeps serving the other
+sessions of this worker meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from mailrelay.cleanup.headers import Arrival, received_header
+from mailrelay.cleanup.message import Cleaned, cleanup
+from mailrelay.cleanup.settings import CleanupSettings
+from mailrelay.mail.esmtp import MailParams, Notify, RcptParams
+from mailrelay.queue import record
+from mailrelay.queue.queuefile import Draft
+from mailrelay.queue.store import QueueStore
+
+_NOTIFY_BITS = {
+    Notify.SUCCESS: record.Notify.SUCCESS,
+    Notify.DELAY: record.Notify.DELAY,
+    Notify.FAILURE: record.Notify.FAILURE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFacts:
+    name: str
+    address: str
+    port: str
+    #: The address as Received: and the logs show it (``IPv6:::1`` for IPv6).
+    rfc_address: str
+    #: Client in local_header_rewrite_clients: missing headers are added, as for local mail.
+    local_context: bool
+
+
+@dataclass(slots=True)
+class Transaction:
+    """What the session has accepted so far in the current MAIL transaction."""
+
+    sender: str = ""
+    sender_raw: str = ""
+    params: MailParams = field(default_factory=MailParams)
+    recipients: list[tuple[str, RcptParams]] = field(default_factory=list)
+    draft: Draft | None = None
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+
+    @property
+    def queue_id(self) -> str | None:
+        return self.draft.queue_id if self.draft is not None else None
+
+
+def _recipient(address: str, params: RcptParams) -> record.Recipient:
+    notify = record.Notify.NONE
+    if params.notify is not None and not params.notify:
+        notify = record.Notify.NEVER  # NOTIFY=NEVER parses to the empty set
+    for n in params.notify or ():
+        notify |= _NOTIFY_BITS[n]
+    orcpt = f"{params.orcpt.type};{params.orcpt.address}" if params.orcpt else f"rfc822;{address}"
+    return record.Recipient(address=address, orcpt=orcpt, notify=notify)
+
+
+class Spool:
+    """Writes accepted messages into the queue for one smtpd service."""
+
+    def __init__(self, store: QueueStore, settings: CleanupSettings) -> None:
+        self.store = store
+        self.settings = settings
+
+    async def open(self, txn: Transaction) -> str:
+        """Create the queue file (first accepted RCPT); returns its queue ID."""
+        if txn.draft is None:
+            txn.draft = await asyncio.to_thread(self.store.begin)
+        return txn.draft.queue_id
+
+    def abort(self, txn: Transaction) -> None:
+        if txn.draft is not None:
+            txn.draft.abort()
+            txn.draft = None
+        txn.chunks.clear()
+        txn.size = 0
+
+    async def commit(self, txn: Transaction, client: ClientFacts, helo: str | None,
+                     protocol: str, tls_comment: tuple[str, ...] = ()) -> Cleaned:
+        """cleanup, write, fsync, rename: durable when this returns."""
+        draft = txn.draft
+        assert draft is not None, "commit without an accepted recipient"
+        now = time.time()
+        raw_rcpts = tuple(r for r, _ in txn.recipients)
+        arrival = Arrival(draft.queue_id, now, helo, client.name, client.rfc_address, protocol,
+                          raw_rcpts, tls_comment)
+        cleaned = cleanup(b"".join(txn.chunks), txn.sender, raw_rcpts, arrival,
+                          received_header(arrival, self.settings), self.settings,
+                          local_context=client.local_context)
+        recipients = []
+        for (raw, params), address in zip(txn.recipients, cleaned.recipients, strict=True):
+            r = _recipient(raw, params)
+            recipients.append(r if address == raw else
+                              record.Recipient(address, r.orcpt, r.notify, original=raw))
+        envelope = record.Envelope(
+            sender=cleaned.sender,
+            recipients=tuple(recipients),
+            arrival_time=now,
+            client=record.Client(name=client.name, address=client.address, port=client.port,
+                                 helo=helo or "", protocol=protocol),
+            dsn_ret=txn.params.ret.value if txn.params.ret else "",
+            dsn_envid=txn.params.envid or "",
+            body_type=txn.params.body.value if txn.params.body else "",
+            smtputf8=txn.params.smtputf8,
+        )
+        content = cleaned.content
+
+        def write() -> None:
+            draft.write(content)
+            self.store.commit(draft, envelope)
+
+        try:
+            await asyncio.to_thread(write)
+        finally:
+            txn.draft = None
+            txn.chunks.clear()
+        return cleaned

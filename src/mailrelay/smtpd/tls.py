@@ -1,0 +1,73 @@
+"""The smtpd side of TLS: a server SSLContext built from smtpd_tls_* parameters.
+
+SECURITY: reads the server's private key (smtpd_tls_key_file).
+
+Postfix's protocol lists (``!SSLv2, !SSLv3, !TLSv1, !TLSv1.1`` or ``>=TLSv1.2``) become the
+context's minimum and maximum versions; SSLv2/SSLv3 are never offered whatever the list says.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from mailrelay.config.model import Config
+from mailrelay.util.diagnostic import Fatal
+
+_VERSIONS = [
+    ("TLSv1", ssl.TLSVersion.TLSv1), ("TLSv1.1", ssl.TLSVersion.TLSv1_1),
+    ("TLSv1.2", ssl.TLSVersion.TLSv1_2), ("TLSv1.3", ssl.TLSVersion.TLSv1_3),
+]
+
+
+def protocol_range(items: list[str]) -> tuple[ssl.TLSVersion, ssl.TLSVersion]:
+    """(minimum, maximum) TLS version allowed by a Postfix protocol list."""
+    names = [n for n, _ in _VERSIONS]
+    allowed = set(names)
+    included = {i for i in items if not i.startswith(("!", ">", "<"))}
+    for item in items:
+        if item.startswith("!"):
+            allowed.discard(item[1:])
+        elif item.startswith(">="):
+            allowed &= set(names[names.index(item[2:]):]) if item[2:] in names else allowed
+        elif item.startswith("<="):
+            allowed &= set(names[: names.index(item[2:]) + 1]) if item[2:] in names else allowed
+    if included & allowed:
+        allowed &= included
+    chosen = [v for n, v in _VERSIONS if n in allowed]
+    if not chosen:
+        raise ValueError(f"no TLS protocol left in {' '.join(items)}")
+    return chosen[0], chosen[-1]
+
+
+def server_context(config: Config, *, mandatory: bool) -> ssl.SSLContext | None:
+    """The context for STARTTLS / wrapper mode, or None when no certificate is configured."""
+    cert = config.get_str("smtpd_tls_cert_file").strip()
+    chain = config.get_list("smtpd_tls_chain_files")
+    if not cert and not chain:
+        return None
+    key = config.get_str("smtpd_tls_key_file").strip() or cert
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    parameter = "smtpd_tls_mandatory_protocols" if mandatory else "smtpd_tls_protocols"
+    try:
+        ctx.minimum_version, ctx.maximum_version = protocol_range(config.get_list(parameter))
+        if chain:
+            for path in chain:
+                ctx.load_cert_chain(path)
+        else:
+            ctx.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError, ValueError) as e:
+        what = "smtpd_tls_chain_files" if chain else "smtpd_tls_cert_file"
+        raise Fatal(f"cannot load TLS certificate or key: {e}", config.origin(what), what) from e
+    return ctx
+
+
+def received_comment(ssl_object: ssl.SSLObject | None) -> tuple[str, ...]:
+    """Received:'s ``(using TLSv1.3 with cipher NAME (256/256 bits))`` lines."""
+    if ssl_object is None:
+        return ()
+    cipher = ssl_object.cipher()
+    if cipher is None:
+        return ()
+    name, version, bits = cipher
+    return (f"(using {version} with cipher {name} ({bits}/{bits} bits))",
+            "(No client certificate requested)")

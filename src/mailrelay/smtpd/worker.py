@@ -1,0 +1,159 @@
+"""An smtpd worker process: one event loop serving every listening socket it inherited.
+
+SECURITY: accepts connections from the network; writes the queue.
+
+Several workers share each listening socket (the master binds them before forking), so the
+kernel spreads new connections over the cores.  A worker builds everything per service once:
+protocol settings, TLS context, access policy (with its tables), cleanup settings.  On SIGTERM
+it stops accepting, tells idle clients 421, lets sessions inside a transaction finish for up to
+``grace`` seconds, then exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import ipaddress
+import signal
+import socket
+import ssl
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from mailrelay.cleanup.settings import CleanupSettings
+from mailrelay.config.mastercf import Listener, service_config
+from mailrelay.config.model import Config
+from mailrelay.maillog.writer import MailLog
+from mailrelay.maps.registry import open_map
+from mailrelay.policy.networks import HostList, ListKind
+from mailrelay.policy.settings import PolicySettings, own_addresses
+from mailrelay.queue.store import QueueStore
+from mailrelay.smtp.settings import ServerSettings, TlsLevel
+from mailrelay.smtpd.gate import Gate
+from mailrelay.smtpd.peer import PeerNames
+from mailrelay.smtpd.resolver import DnsPythonResolver
+from mailrelay.smtpd.service import ServiceContext, Session
+from mailrelay.smtpd.spool import Spool
+from mailrelay.smtpd.tls import server_context
+
+#: How long sessions inside a transaction may go on after a stop was asked.
+GRACE = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class BoundListener:
+    listener: Listener
+    sock: socket.socket
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """One service, ready to serve."""
+
+    context: ServiceContext
+    policy: PolicySettings
+    #: The context of smtpd_tls_wrappermode (TLS from the first byte), else None.
+    wrapper: ssl.SSLContext | None
+    local_rewrite: Callable[[str, str], bool]
+
+
+def _local_rewrite(config: Config, policy: PolicySettings) -> Callable[[str, str], bool]:
+    """local_header_rewrite_clients: who gets missing headers added, as local mail does."""
+    items = [i.lower() for i in config.get_list("local_header_rewrite_clients")]
+    own = {str(a) for a in own_addresses(config)}
+
+    def local(name: str, address: str) -> bool:
+        normal = str(ipaddress.ip_address(address))
+        if "permit_inet_interfaces" in items and normal in own:
+            return True
+        return "permit_mynetworks" in items and policy.mynetworks.match_host(name, address)
+
+    return local
+
+
+def build_runtime(config: Config, bound: BoundListener, store: QueueStore, maillog: MailLog,
+                  stopping: asyncio.Event) -> Runtime:
+    cfg = service_config(config, bound.listener.service)
+    protocol = ServerSettings.from_config(cfg)
+    wrapper = protocol.tls_wrapper
+    tls = server_context(cfg, mandatory=protocol.tls_level is TlsLevel.ENCRYPT or wrapper)
+    if tls is None and (protocol.tls_level is not TlsLevel.NONE or wrapper):
+        maillog.write("smtpd", "warning: TLS is enabled but no smtpd_tls_cert_file is set: "
+                               "STARTTLS is not offered")
+        protocol = dataclasses.replace(protocol, tls_level=TlsLevel.NONE, tls_wrapper=False)
+        wrapper = False
+    policy = PolicySettings.from_config(cfg)
+    for text in policy.warnings:
+        maillog.write("smtpd", f"warning: {text}")
+    exempt = HostList.parse("smtpd_forbid_bare_newline_exclusions", ListKind.HOST,
+                            cfg.get_list("smtpd_forbid_bare_newline_exclusions"), open_map)
+    context = ServiceContext(
+        name=bound.listener.service.name,
+        protocol=protocol,
+        spool=Spool(store, CleanupSettings.from_config(cfg)),
+        tls=tls,
+        timeout=float(cfg.get_time("smtpd_timeout")),
+        smtpd_log=maillog.logger("smtpd"),
+        cleanup_log=maillog.logger("cleanup"),
+        bare_newline_exempt=exempt.match_host,
+        stopping=stopping,
+    )
+    return Runtime(context, policy, tls if wrapper else None, _local_rewrite(cfg, policy))
+
+
+async def serve(config: Config, bound: Sequence[BoundListener], store: QueueStore,
+                maillog: MailLog) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    names = PeerNames()
+    resolver = DnsPythonResolver()
+    sessions: set[asyncio.Task[None]] = set()
+    servers = []
+    for b in bound:
+        runtime = build_runtime(config, b, store, maillog, stopping)
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                         runtime: Runtime = runtime) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            sessions.add(task)
+            try:
+                address, port = writer.get_extra_info("peername")[:2]
+                peer = await names.lookup(address)
+                gate = Gate(runtime.policy, resolver, runtime.context.smtpd_log)
+                local = runtime.local_rewrite(peer.name, address)
+                await Session(runtime.context, gate, reader, writer, peer, address, str(port),
+                              local_context=local).run()
+            except Exception as e:  # one session's failure must not touch the others
+                maillog.write("smtpd", f"warning: session ended by an internal error: {e!r}")
+                writer.close()
+            finally:
+                sessions.discard(task)
+
+        servers.append(await asyncio.start_server(
+            handle, sock=b.sock, ssl=runtime.wrapper,
+            limit=1 << 20))
+    await stopping.wait()
+    for server in servers:
+        server.close()
+    if sessions:
+        _, pending = await asyncio.wait(set(sessions), timeout=GRACE)
+        for task in pending:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+def run(config: Config, bound: Sequence[BoundListener], store: QueueStore,
+        maillog: MailLog) -> int:
+    """A worker process's main (called in the child after fork)."""
+    try:
+        asyncio.run(serve(config, bound, store, maillog))
+    except Exception as e:
+        print(f"mailrelay/smtpd: fatal: {e}", file=sys.stderr)
+        return 1
+    return 0
