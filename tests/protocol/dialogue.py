@@ -29,6 +29,13 @@ from mailrelay.smtp.events import (
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "smtpd"
 
+#: Captured dialogues where mailrelay deliberately answers otherwise (SPEC §3.1: only
+#: <CR><LF>.<CR><LF> ends DATA, whatever smtpd_forbid_bare_newline says).
+DELIBERATE = {
+    "legacy-smuggle-dot-cr-cr": "Postfix with smtpd_forbid_bare_newline = no ends DATA at "
+                                "<LF>.<CR><CR><LF>; mailrelay keeps it as content",
+}
+
 
 @dataclass(frozen=True)
 class Step:

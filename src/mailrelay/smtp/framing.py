@@ -163,7 +163,9 @@ class ContentDecoder:
             pos = nxt
             if self._dot and not self._prev_cont and start < end and buf[start] == _DOT:
                 if complete and end - start == 1:
-                    if not bare and not self._prev_bare:
+                    # Only <CR><LF>.<CR><LF> ends DATA: a "." whose line end had extra CRs
+                    # stripped (smtpd_forbid_bare_newline = no) is content, never the end.
+                    if not bare and not self._prev_bare and buf[start:nxt] == b".\r\n":
                         end_of_data = nxt
                         break
                     self._prev_bare = bare  # a non-standard end of data: dropped

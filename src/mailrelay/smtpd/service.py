@@ -37,6 +37,8 @@ from mailrelay.smtpd.tls import received_comment
 
 READ_SIZE = 65536
 SHUTDOWN = b"421 4.3.2 Service shutting down\r\n"
+#: How long to look for a client that talks before the banner (seconds).
+PREGREET = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,11 +163,11 @@ class Session:
         return True
 
     async def _pregreet(self) -> None:
-        """Give the machine whatever the client sent before the banner (without waiting for
-        more), so smtpd_forbid_unauth_pipelining sees a client that talks first."""
+        """Give the machine whatever the client sent before the banner, so that
+        smtpd_forbid_unauth_pipelining sees a client that talks first.  Postfix sees it
+        because its DNS lookups come first; ours may be cached, so allow a moment (PREGREET)."""
         read = asyncio.ensure_future(self.reader.read(READ_SIZE))
-        for _ in range(3):  # one loop turn polls the socket, the next runs the read
-            await asyncio.sleep(0)
+        await asyncio.wait({read}, timeout=PREGREET)
         if read.done():
             self.conn.receive_data(read.result())
         else:

@@ -137,3 +137,14 @@ def test_bare_newline_values():
     assert BareNewline.parse(" Reject ") is BareNewline.REJECT
     with pytest.raises(ValueError):
         BareNewline.parse("maybe")
+
+
+def test_a_dot_line_with_extra_crs_never_ends_data_even_with_bare_newline_no():
+    decoder = ContentDecoder(message_size_limit=0, line_length_limit=2048,
+                             bare_newline=BareNewline.NO, dot_stuffing=True)
+    content, rest = decoder.feed(b"L1\r\r\n.\r\r\nMAIL FROM:<e@v.il>\r\n")
+    assert not decoder.done and rest == b""
+    content2, rest = decoder.feed(b".\r\n")
+    assert decoder.done
+    # The non-standard terminator is dropped, as Postfix drops one under "normalize".
+    assert content + content2 == b"L1\r\nMAIL FROM:<e@v.il>\r\n"
