@@ -35,7 +35,7 @@ def daemon(tmp_path: Path, ca: trustme.CA):
         str(tmp_path / "relay.pem"))
     ports = free_ports(2)
     master = (f"127.0.0.1:{ports[0]} {S} -o smtpd_tls_security_level=may "
-              f"-o smtpd_tls_cert_file={tmp_path}/relay.pem\n"
+              f"-o smtpd_tls_cert_file={tmp_path}/relay.pem -o smtpd_tls_received_header=yes\n"
               f"127.0.0.1:{ports[1]} {S} -o mynetworks=192.0.2.0/24\n")
     d = Daemon(tmp_path, "", master, ports).start()
     yield d

@@ -58,6 +58,8 @@ class ServiceContext:
     bare_newline_exempt: Callable[[str, str], bool]
     #: Set when the server stops: idle sessions are told so and closed.
     stopping: asyncio.Event
+    #: smtpd_tls_received_header: the protocol and cipher go into Received:.
+    tls_received_header: bool = False
 
 
 class Session:
@@ -273,7 +275,7 @@ class Session:
         if reply is not None:
             return reply, None
         queue_id = txn.draft.queue_id
-        tls = received_comment(self._ssl_object()) if self.request.tls else ()
+        tls = received_comment(self._ssl_object()) if self.ctx.tls_received_header else ()
         try:
             cleaned = await self.ctx.spool.commit(txn, self.client, self.helo, self._protocol(),
                                                   tls)

@@ -99,6 +99,7 @@ def build_runtime(config: Config, bound: BoundListener, store: QueueStore, maill
         cleanup_log=maillog.logger("cleanup"),
         bare_newline_exempt=exempt.match_host,
         stopping=stopping,
+        tls_received_header=cfg.get_bool("smtpd_tls_received_header"),
     )
     return Runtime(context, policy, tls if wrapper else None, _local_rewrite(cfg, policy))
 
