@@ -5,9 +5,15 @@ SECURITY: writes the queue (through QueueStore only).
 The queue file is created at the first accepted recipient, as Postfix's smtpd does (its queue
 ID appears in the log from then on).  Content arrives as MessageData chunks; at the end of DATA
 cleanup() adds Received: and the missing headers and qualifies the envelope, and the store
-writes, fsyncs and renames the file.  Only then does the caller say 250.  Blocking file work
-(creating the file, the fsyncs) runs in a thread so the event loop keeps serving the other
-sessions of this worker meanwhile.
+writes, fsyncs and renames the file, and incoming/ is fsynced.  Only then does the caller say
+250.  The fsyncs run in a thread so the event loop keeps serving the other sessions of this
+worker meanwhile.
+
+Group commit: each message's file is written, fdatasynced and renamed on its own, but the
+fsync of incoming/ that makes the rename durable is shared.  A session waits for a directory
+fsync that *started after* its rename; one such fsync covers every rename before it, so under
+load one directory fsync serves many messages, and no message is acknowledged before both
+its data and its name are on stable storage.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from mailrelay.cleanup.settings import CleanupSettings
 from mailrelay.mail.esmtp import MailParams, Notify, RcptParams
 from mailrelay.queue import record
 from mailrelay.queue.queuefile import Draft
-from mailrelay.queue.store import QueueStore
+from mailrelay.queue.store import Queue, QueueStore
 
 _NOTIFY_BITS = {
     Notify.SUCCESS: record.Notify.SUCCESS,
@@ -69,17 +75,45 @@ def _recipient(address: str, params: RcptParams) -> record.Recipient:
     return record.Recipient(address=address, orcpt=orcpt, notify=notify)
 
 
+class GroupSync:
+    """Shared fsyncs of one queue directory (see the module's group commit)."""
+
+    def __init__(self, store: QueueStore, queue: Queue) -> None:
+        self.store = store
+        self.queue = queue
+        self._running: asyncio.Future[None] | None = None
+
+    async def sync(self) -> None:
+        """Return once an fsync of the directory that started after this call has ended."""
+        earlier = self._running
+        if earlier is not None:
+            await asyncio.shield(earlier)  # it may have begun before our rename: not enough
+        if self._running is None or self._running is earlier:
+            self._running = asyncio.ensure_future(asyncio.to_thread(self.store.sync, self.queue))
+            self._running.add_done_callback(self._clear)
+        # Here _running began after this call (after `earlier` ended, or with none running).
+        await asyncio.shield(self._running)
+
+    def _clear(self, future: asyncio.Future[None]) -> None:
+        if self._running is future:
+            self._running = None
+
+
 class Spool:
     """Writes accepted messages into the queue for one smtpd service."""
 
-    def __init__(self, store: QueueStore, settings: CleanupSettings) -> None:
+    def __init__(self, store: QueueStore, settings: CleanupSettings,
+                 incoming: GroupSync | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.incoming = incoming or GroupSync(store, Queue.INCOMING)
 
     async def open(self, txn: Transaction) -> str:
-        """Create the queue file (first accepted RCPT); returns its queue ID."""
+        """Create the queue file (first accepted RCPT); returns its queue ID.
+
+        Creating the file is an open(O_CREAT) and an fstat: cheaper than a thread hop."""
         if txn.draft is None:
-            txn.draft = await asyncio.to_thread(self.store.begin)
+            txn.draft = self.store.begin()
         return txn.draft.queue_id
 
     def abort(self, txn: Transaction) -> None:
@@ -121,11 +155,12 @@ class Spool:
 
         def write() -> None:
             draft.write(content)
-            self.store.commit(draft, envelope)
+            self.store.commit(draft, envelope, sync=False)  # data fdatasynced, renamed
 
         try:
             await asyncio.to_thread(write)
         finally:
             txn.draft = None
             txn.chunks.clear()
+        await self.incoming.sync()  # the rename is durable: now 250 may be said
         return cleaned

@@ -19,7 +19,7 @@ import signal
 import socket
 import ssl
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 
 from mailrelay.cleanup.settings import CleanupSettings
@@ -149,11 +149,22 @@ async def serve(config: Config, bound: Sequence[BoundListener], store: QueueStor
             await asyncio.gather(*pending, return_exceptions=True)
 
 
+def _run(main: Coroutine[object, object, None]) -> None:
+    """uvloop when it is installed: its accept, transports and writes cost less CPU per
+    connection than the default loop's, and a relay's clients connect once per message."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
 def run(config: Config, bound: Sequence[BoundListener], store: QueueStore,
         maillog: MailLog) -> int:
     """A worker process's main (called in the child after fork)."""
     try:
-        asyncio.run(serve(config, bound, store, maillog))
+        _run(serve(config, bound, store, maillog))
     except Exception as e:
         print(f"mailrelay/smtpd: fatal: {e}", file=sys.stderr)
         return 1
