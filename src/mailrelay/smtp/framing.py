@@ -156,6 +156,7 @@ class ContentDecoder:
         pos = 0
         end_of_data = -1
         while True:
+            pos = self._bulk(buf, pos, out)
             piece = self._piece(buf, pos)
             if piece is None:
                 break
@@ -195,6 +196,39 @@ class ContentDecoder:
         self._prev_cont = False
         return b"".join(out)
 
+    def _bulk(self, buf: bytearray, pos: int, out: list[bytes]) -> int:
+        """Take the ordinary lines from *pos* on in one step; return where they end.
+
+        The fast path of a large message: a run of whole lines, each ending in CRLF, none
+        starting with a dot, none too long, within the size limit, is exactly what the line
+        by line path would produce (the size of a line is its length plus 2, so the run's
+        size is its length).  Anything else is left to that path.
+        """
+        if self._prev_cont or self._prev_bare or self.too_big or not self._dot:
+            return pos
+        if pos >= len(buf) or buf[pos] == _DOT:
+            return pos
+        last = buf.rfind(b"\r\n", pos)
+        if last < 0:
+            return pos
+        dot = buf.find(b"\r\n.", pos, last + 1)
+        stop = (dot if dot >= 0 else last) + 2
+        if stop - pos < 4096:
+            return pos  # not worth it: the line by line path is as fast on a few lines
+        data = bytes(buf[pos:stop])
+        if self._limit > 0 and self._limit - self.size < len(data):
+            return pos
+        lines = data.split(b"\n")
+        if data.count(b"\r\n") != len(lines) - 1:
+            return pos  # a bare LF
+        if self._strip_all_cr and b"\r\r\n" in data:
+            return pos
+        if max(map(len, lines)) >= self._line_limit - 1:
+            return pos  # a line the line by line path cuts into pieces
+        out.append(data)
+        self.size += len(data)
+        return stop
+
     def _account(
         self, buf: bytearray, start: int, end: int, complete: bool, out: list[bytes]
     ) -> None:
@@ -232,3 +266,4 @@ class ContentDecoder:
                     end -= 1
             return pos, end, stop + 1, True, False
         return pos, stop, stop, False, False
+

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailrelay.smtp.framing import BareNewline, CommandReader, ContentDecoder
 
@@ -148,3 +150,38 @@ def test_a_dot_line_with_extra_crs_never_ends_data_even_with_bare_newline_no():
     assert decoder.done
     # The non-standard terminator is dropped, as Postfix drops one under "normalize".
     assert content + content2 == b"L1\r\nMAIL FROM:<e@v.il>\r\n"
+
+
+class _LineByLine(ContentDecoder):
+    """The reference: no bulk fast path."""
+
+    def _bulk(self, buf, pos, out):  # type: ignore[no-untyped-def]
+        return pos
+
+
+_LINES = st.sampled_from([
+    b"ordinary line of text\r\n", b".leading dot\r\n", b"..two dots\r\n", b"\r\n", b"x\n",
+    b"bare\rcr\r\n", b"y" * 3000 + b"\r\n", b"z\r\r\n", b"MAIL FROM:<e@v.il>\r\n",
+])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_LINES, min_size=50, max_size=400), st.lists(st.integers(1, 20000), max_size=8),
+       st.sampled_from(list(BareNewline)), st.sampled_from([0, 20000, 200000]))
+def test_the_bulk_path_gives_what_the_line_by_line_path_gives(lines, cuts, mode, limit):
+    data = b"".join(lines) + b"\r\n.\r\nQUIT\r\n"
+    options = dict(message_size_limit=limit, line_length_limit=2048, bare_newline=mode,
+                   dot_stuffing=True)
+    results = []
+    for cls in (ContentDecoder, _LineByLine):
+        decoder = cls(**options)
+        out, rest, pos = [], b"", 0
+        for cut in [*sorted(set(cuts)), len(data)]:
+            if decoder.done:
+                break
+            produced, rest = decoder.feed(data[pos:cut])
+            out.append(produced)
+            pos = max(pos, cut)
+        results.append((b"".join(out), rest + data[pos:], decoder.size, decoder.too_big,
+                        decoder.bare_lf, decoder.done))
+    assert results[0] == results[1]
