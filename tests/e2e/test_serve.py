@@ -194,7 +194,7 @@ def test_a_second_instance_refuses_to_start(daemon):
 def test_a_dead_worker_is_replaced(daemon):
     children = [int(p) for p in subprocess.run(
         ["pgrep", "-P", str(daemon.proc.pid)], capture_output=True, text=True).stdout.split()]
-    assert len(children) == 3  # two smtpd workers and pickup
+    assert len(children) == 4  # anvil, two smtpd workers and pickup
     for pid in children:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -263,3 +263,34 @@ def test_no_acknowledged_message_is_lost_when_everything_is_killed(tmp_path):
         body = content.split(b"\r\n\r\n", 1)[1]  # cleanup changes only the header section
         assert hashlib.sha256(body).hexdigest() == digest, queue_id
     assert list((d.spool / "tmp").iterdir()) == []
+
+
+def test_client_limits_are_counted_across_workers_by_anvil(tmp_path):
+    ports = free_ports(1)
+    d = Daemon(tmp_path, "smtpd_client_connection_count_limit = 2\n"
+                         "smtpd_client_message_rate_limit = 3\n"
+                         "smtpd_client_event_limit_exceptions =\n",
+               f"127.0.0.1:{ports[0]} {S}\n", ports, workers=2).start()
+    try:
+        time.sleep(0.3)  # the banner probe's connection is over
+        held = [socket.create_connection(("127.0.0.1", ports[0]), timeout=5) for _ in range(2)]
+        assert all(s.recv(512).startswith(b"220 ") for s in held)
+        with socket.create_connection(("127.0.0.1", ports[0]), timeout=5) as third:
+            assert third.recv(512) == (b"421 4.7.0 relay.corp.local Error: too many "
+                                       b"connections from 127.0.0.1\r\n")
+        for s in held:
+            s.close()
+        time.sleep(0.3)
+        codes = []
+        with smtplib.SMTP("127.0.0.1", ports[0]) as c:
+            c.ehlo("c.example")
+            for _ in range(4):
+                codes.append(c.docmd("MAIL FROM:<a@example.com>"))
+                c.rset()
+        assert [code for code, _ in codes] == [250, 250, 250, 450]  # the limit is 3
+        assert codes[3][1] == b"4.7.1 Error: too much mail from 127.0.0.1"
+        log = d.maillog()
+        assert ("warning: Connection concurrency limit exceeded: 3 from localhost[127.0.0.1] "
+                "for service 127.0.0.1:") in log
+    finally:
+        d.stop()

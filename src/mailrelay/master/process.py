@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailrelay.anvil import service as anvil
 from mailrelay.config.locate import ConfigSource, load_main
 from mailrelay.config.mastercf import Listener, load_master_cf, smtpd_listeners
 from mailrelay.config.model import Config
@@ -119,7 +120,16 @@ class Master:
                 b.sock.close()
             return run_pickup_process(self.config, self.store, self.maillog)
 
-        self.children = [Child("smtpd", smtpd) for _ in range(self.workers)]
+        def anvil_() -> int:
+            for b in bound:
+                b.sock.close()
+            return anvil.run(self.store.directory,
+                             float(self.config.get_time("anvil_rate_time_unit")),
+                             self.maillog.logger("anvil"))
+
+        # anvil first, so the workers find its socket when their first client comes.
+        self.children = [Child("anvil", anvil_)]
+        self.children += [Child("smtpd", smtpd) for _ in range(self.workers)]
         self.children.append(Child("pickup", pickup))
 
     def _spawn(self, child: Child) -> None:

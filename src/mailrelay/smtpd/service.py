@@ -19,10 +19,12 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from mailrelay.anvil.client import AnvilClient
 from mailrelay.mail.esmtp import RcptParams
 from mailrelay.mail.reply import Reply
 from mailrelay.maillog.writer import Logger
 from mailrelay.policy import stages
+from mailrelay.policy.anvil import Limits, Refusal, check_connect, check_mail, check_rcpt
 from mailrelay.policy.request import PeerStatus, Request
 from mailrelay.policy.verdict import Verdict
 from mailrelay.smtp import events as ev
@@ -34,6 +36,8 @@ from mailrelay.smtpd.gate import Gate
 from mailrelay.smtpd.peer import PeerName, rfc_address
 from mailrelay.smtpd.spool import ClientFacts, Spool, Transaction
 from mailrelay.smtpd.tls import received_comment
+
+RateCheck = Callable[[Limits, int, str, str, str], "Refusal | None"]
 
 READ_SIZE = 65536
 SHUTDOWN = b"421 4.3.2 Service shutting down\r\n"
@@ -60,6 +64,11 @@ class ServiceContext:
     stopping: asyncio.Event
     #: smtpd_tls_received_header: the protocol and cipher go into Received:.
     tls_received_header: bool = False
+    #: The shared counters (None: no smtpd_client_*_limit is set).
+    anvil: AnvilClient | None = None
+    limits: Limits | None = None
+    #: smtpd_client_event_limit_exceptions: (client name, address) -> not counted.
+    limits_exempt: Callable[[str, str], bool] = lambda name, address: True
 
 
 class Session:
@@ -86,6 +95,9 @@ class Session:
         self.conn = ServerConnection(settings, client=self.namaddr)
         self.txn: Transaction | None = None
         self.helo: str | None = None
+        self.counted = False  # anvil counts this connection
+        self.limited = (ctx.anvil is not None and ctx.limits is not None
+                        and not ctx.limits_exempt(peer.name, address))
 
     async def run(self) -> None:
         log = self.ctx.smtpd_log
@@ -97,6 +109,8 @@ class Session:
         finally:
             if self.txn is not None:
                 self.ctx.spool.abort(self.txn)
+            if self.counted and self.ctx.anvil is not None:
+                await self.ctx.anvil.disconnect(self.ctx.name, self.client.address)
             with contextlib.suppress(Exception):
                 self.writer.close()
             log(f"disconnect from {self.namaddr}")
@@ -219,7 +233,9 @@ class Session:
         queue_id: str | None = None
         match event:
             case ev.Connected():
-                reply = self._reply(await self.gate.ask(stages.client_stage, self.request))
+                reply = await self._connect_limits()
+                if reply is None:
+                    reply = self._reply(await self.gate.ask(stages.client_stage, self.request))
                 await self._pregreet()
             case ev.Helo(name=name, esmtp=esmtp):
                 self.helo = name
@@ -229,7 +245,9 @@ class Session:
             case ev.MailFrom(address=address, params=params):
                 self.request = replace(self.request, sender=address.address,
                                        smtputf8=params.smtputf8)
-                reply = self._reply(await self.gate.ask(stages.sender_stage, self.request))
+                reply = await self._rate("mail", check_mail)
+                if reply is None:
+                    reply = self._reply(await self.gate.ask(stages.sender_stage, self.request))
                 if reply is None:
                     self.txn = Transaction(sender=address.address, sender_raw=address.raw,
                                            params=params)
@@ -246,6 +264,37 @@ class Session:
         else:
             self.conn.reject(reply)
 
+    async def _connect_limits(self) -> Reply | None:
+        """smtpd_client_connection_count_limit and _rate_limit, counted by anvil."""
+        limits, anvil = self.ctx.limits, self.ctx.anvil
+        if not self.limited or limits is None or anvil is None:
+            return None
+        counts = await anvil.connect(self.ctx.name, self.client.address)
+        if counts is None:
+            return None
+        self.counted = True
+        refusal = check_connect(limits, counts, self.namaddr, self.client.address, self.ctx.name)
+        if refusal is None:
+            return None
+        self.ctx.smtpd_log(f"warning: {refusal.warning}")
+        return refusal.reply
+
+    async def _rate(self, event: str, check: RateCheck) -> Reply | None:
+        """smtpd_client_message_rate_limit (MAIL) and _recipient_rate_limit (RCPT)."""
+        limits, anvil = self.ctx.limits, self.ctx.anvil
+        if not self.limited or limits is None or anvil is None:
+            return None
+        if (limits.message_rate if event == "mail" else limits.recipient_rate) <= 0:
+            return None
+        rate = await anvil.count(event, self.ctx.name, self.client.address)
+        if rate is None:
+            return None
+        refusal = check(limits, rate, self.namaddr, self.client.address, self.ctx.name)
+        if refusal is None:
+            return None
+        self.ctx.smtpd_log(f"warning: {refusal.warning}")
+        return refusal.reply
+
     def _reply(self, verdict: Verdict) -> Reply | None:
         if verdict.actions:
             self.request = replace(self.request, hold=self.request.hold or any(
@@ -256,7 +305,9 @@ class Session:
     async def _recipient(self, address: str, params: RcptParams) -> Reply | None:
         txn = self.txn
         self.request = replace(self.request, recipient=address)
-        reply = self._reply(await self.gate.ask(stages.recipient_stage, self.request))
+        reply = await self._rate("rcpt", check_rcpt)
+        if reply is None:
+            reply = self._reply(await self.gate.ask(stages.recipient_stage, self.request))
         if reply is not None or txn is None:
             return reply
         if txn.draft is None:

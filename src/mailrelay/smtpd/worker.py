@@ -22,11 +22,13 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 
+from mailrelay.anvil.client import AnvilClient
 from mailrelay.cleanup.settings import CleanupSettings
 from mailrelay.config.mastercf import Listener, service_config
 from mailrelay.config.model import Config
 from mailrelay.maillog.writer import MailLog
 from mailrelay.maps.registry import open_map
+from mailrelay.policy.anvil import Limits
 from mailrelay.policy.networks import HostList, ListKind
 from mailrelay.policy.settings import PolicySettings, own_addresses
 from mailrelay.queue.store import QueueStore
@@ -74,7 +76,7 @@ def _local_rewrite(config: Config, policy: PolicySettings) -> Callable[[str, str
 
 
 def build_runtime(config: Config, bound: BoundListener, store: QueueStore, maillog: MailLog,
-                  stopping: asyncio.Event) -> Runtime:
+                  stopping: asyncio.Event, anvil: AnvilClient) -> Runtime:
     cfg = service_config(config, bound.listener.service)
     protocol = ServerSettings.from_config(cfg)
     wrapper = protocol.tls_wrapper
@@ -89,6 +91,9 @@ def build_runtime(config: Config, bound: BoundListener, store: QueueStore, maill
         maillog.write("smtpd", f"warning: {text}")
     exempt = HostList.parse("smtpd_forbid_bare_newline_exclusions", ListKind.HOST,
                             cfg.get_list("smtpd_forbid_bare_newline_exclusions"), open_map)
+    limits = Limits.from_config(cfg)
+    limited = any((limits.connection_count, limits.connection_rate, limits.message_rate,
+                   limits.recipient_rate))
     context = ServiceContext(
         name=bound.listener.service.name,
         protocol=protocol,
@@ -100,6 +105,9 @@ def build_runtime(config: Config, bound: BoundListener, store: QueueStore, maill
         bare_newline_exempt=exempt.match_host,
         stopping=stopping,
         tls_received_header=cfg.get_bool("smtpd_tls_received_header"),
+        anvil=anvil if limited else None,
+        limits=limits if limited else None,
+        limits_exempt=policy.event_limit_exceptions.match_host,
     )
     return Runtime(context, policy, tls if wrapper else None, _local_rewrite(cfg, policy))
 
@@ -112,10 +120,11 @@ async def serve(config: Config, bound: Sequence[BoundListener], store: QueueStor
         loop.add_signal_handler(sig, stopping.set)
     names = PeerNames()
     resolver = DnsPythonResolver()
+    anvil = AnvilClient(store.directory, maillog.logger("smtpd"))
     sessions: set[asyncio.Task[None]] = set()
     servers = []
     for b in bound:
-        runtime = build_runtime(config, b, store, maillog, stopping)
+        runtime = build_runtime(config, b, store, maillog, stopping, anvil)
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                          runtime: Runtime = runtime) -> None:
