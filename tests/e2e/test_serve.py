@@ -294,3 +294,14 @@ def test_client_limits_are_counted_across_workers_by_anvil(tmp_path):
                 "for service 127.0.0.1:") in log
     finally:
         d.stop()
+
+
+def test_bcc_is_dropped_and_a_recipient_given_twice_is_queued_once(daemon):
+    with smtplib.SMTP("127.0.0.1", daemon.ports[0]) as c:
+        c.sendmail("a@example.com", ["b@example.com", "b@example.com", "c@example.com"],
+                   b"Bcc: secret@example.com\r\nReturn-Path: <x@y>\r\nSubject: s\r\n\r\nx\r\n")
+    [queue_id] = daemon.incoming()
+    _, recipients, content = queued(daemon, queue_id)
+    assert recipients == ["b@example.com", "c@example.com"]
+    assert b"Bcc:" not in content and b"Return-Path:" not in content
+    assert b"\r\nSubject: s\r\n" in content

@@ -32,29 +32,44 @@ class HeaderSection:
     message_id: str | None
 
 
-def split_headers(content: bytes) -> HeaderSection:
+def split_headers(content: bytes, drop: frozenset[str] = frozenset()) -> HeaderSection:
+    """The header section of *content*, without the fields named in *drop* (lower case:
+    message_drop_headers, which Postfix removes from every message)."""
     if content and not content.endswith(CRLF):
         content += CRLF  # BDAT content need not end with a line end; the queue's does
     names: set[str] = set()
     msgid: str | None = None
     pos, last_name = 0, ""
+    dropped: list[tuple[int, int]] = []  # spans of dropped fields, folded lines included
     while pos < len(content):
         end = content.find(CRLF, pos)
         line = content[pos:end]
         if line[:1] in (b" ", b"\t") and last_name:
             if last_name == "message-id" and msgid is not None:
                 msgid = (msgid + " " + line.strip().decode("utf-8", "replace")).strip()
+            if dropped and dropped[-1][1] == pos:
+                dropped[-1] = (dropped[-1][0], end + 2)
             pos = end + 2
             continue
         m = HEADER_LINE.match(line)
         if not m:
             break
         last_name = line[: line.index(b":")].strip().decode("ascii").lower()
-        names.add(last_name)
+        if last_name in drop:
+            dropped.append((pos, end + 2))
+        else:
+            names.add(last_name)
         if last_name == "message-id":
             msgid = line[m.end():].strip().decode("utf-8", "replace")
         pos = end + 2
-    return HeaderSection(content[:pos], content[pos:], frozenset(names), msgid)
+    headers = content[:pos]
+    if dropped:
+        kept, at = [], 0
+        for start, stop in dropped:
+            kept.append(headers[at:start])
+            at = stop
+        headers = b"".join(kept) + headers[at:]
+    return HeaderSection(headers, content[pos:], frozenset(names), msgid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +122,7 @@ def cleanup(content: bytes, sender: str, recipients: tuple[str, ...], arrival: A
     """
     sender = qualify(sender, settings)
     recipients = tuple(qualify(r, settings) for r in recipients)
-    section = split_headers(content)
+    section = split_headers(content, settings.drop_headers)
     msgid = section.message_id or ""
     extra = b""
     if local_context or settings.always_add_missing_headers:

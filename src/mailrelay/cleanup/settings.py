@@ -16,6 +16,9 @@ class CleanupSettings:
     append_at_myorigin: bool
     append_dot_mydomain: bool
     always_add_missing_headers: bool
+    #: message_drop_headers, lower case: removed from every message.
+    drop_headers: frozenset[str] = frozenset(
+        {"bcc", "content-length", "resent-bcc", "return-path"})
 
     @classmethod
     def from_config(cls, config: Config) -> CleanupSettings:
@@ -27,4 +30,5 @@ class CleanupSettings:
             append_at_myorigin=config.get_bool("append_at_myorigin"),
             append_dot_mydomain=config.get_bool("append_dot_mydomain"),
             always_add_missing_headers=config.get_bool("always_add_missing_headers"),
+            drop_headers=frozenset(n.lower() for n in config.get_list("message_drop_headers")),
         )

@@ -283,30 +283,6 @@ class HeaderRecipients:
         target += address_list(value)
 
 
-def drop_headers(content: bytes, names: frozenset[str]) -> bytes:
-    """*content* without the primary header fields named in *names* (lower case)."""
-    if not names:
-        return content
-    out: list[bytes] = []
-    pos = 0
-    dropping = False
-    while pos < len(content):
-        end = content.find(CRLF, pos)
-        end = len(content) if end < 0 else end + 2
-        line = content[pos:end]
-        if line[:1] in (b" ", b"\t") and pos > 0:
-            if not dropping:
-                out.append(line)
-        elif HEADER_LINE.match(line):
-            dropping = _header_name(line) in names
-            if not dropping:
-                out.append(line)
-        else:
-            break
-        pos = end
-    return b"".join(out) + content[pos:]
-
-
 # ---------------------------------------------------------------- the user
 
 

@@ -50,7 +50,6 @@ from mailrelay.cleanup.settings import CleanupSettings
 from mailrelay.cleanup.submission import (
     FULL_NAME_ATTRIBUTE,
     REWRITE_CONTEXT_ATTRIBUTE,
-    drop_headers,
     envelope_recipient,
 )
 from mailrelay.config.model import Config
@@ -62,8 +61,6 @@ from mailrelay.queue.store import MessageNotFound, Queue, QueueStore
 PICKUP_SOCKET = "public/pickup"
 #: What a wake-up datagram holds (Postfix's TRIGGER_REQ_WAKEUP).
 WAKEUP = b"W"
-#: Postfix's message_drop_headers default, for settings built without a Config.
-DEFAULT_DROP_HEADERS = frozenset({"bcc", "content-length", "resent-bcc", "return-path"})
 _BODY_TYPES = frozenset({"", "7BIT", "8BITMIME"})
 _DSN_RET = frozenset({"", "FULL", "HDRS"})
 _DAY = 86400.0
@@ -73,17 +70,14 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True, slots=True)
 class PickupSettings:
+    #: cleanup's settings (message_drop_headers included: cleanup drops those fields).
     cleanup: CleanupSettings
-    #: ``message_drop_headers``, lower case.
-    drop_headers: frozenset[str] = DEFAULT_DROP_HEADERS
     #: ``message_size_limit`` (0: none); sendmail refuses more, so a larger file was forged.
     message_size_limit: int = 0
 
     @classmethod
     def from_config(cls, config: Config) -> PickupSettings:
-        names = frozenset(n.lower() for n in config.get_list("message_drop_headers"))
-        return cls(CleanupSettings.from_config(config), names,
-                   config.get_int("message_size_limit"))
+        return cls(CleanupSettings.from_config(config), config.get_int("message_size_limit"))
 
 
 class _Refused(Exception):
@@ -166,7 +160,7 @@ def _enqueue(store: QueueStore, settings: PickupSettings, log: Log, message: Que
                 f"{int((now - when) // _DAY)} days")
         arrival = Arrival(draft.queue_id, when, None, "", "", "", raw)
         received = pickup_received_header(arrival, str(uid), settings.cleanup)
-        cleaned = cleanup(drop_headers(content, settings.drop_headers), env.sender,
+        cleaned = cleanup(content, env.sender,
                           tuple(envelope_recipient(a) for a in raw), arrival, received,
                           settings.cleanup, local_context=submission.local_context,
                           full_name=submission.full_name)

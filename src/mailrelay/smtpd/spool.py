@@ -135,11 +135,14 @@ class Spool:
         cleaned = cleanup(b"".join(txn.chunks), txn.sender, raw_rcpts, arrival,
                           received_header(arrival, self.settings), self.settings,
                           local_context=client.local_context)
-        recipients = []
+        # A recipient given twice with the same original address, NOTIFY and ORCPT is queued
+        # once, as cleanup's duplicate filter (been_here) does.
+        unique: dict[record.Recipient, None] = {}
         for (raw, params), address in zip(txn.recipients, cleaned.recipients, strict=True):
             r = _recipient(raw, params)
-            recipients.append(r if address == raw else
-                              record.Recipient(address, r.orcpt, r.notify, original=raw))
+            unique[r if address == raw else
+                   record.Recipient(address, r.orcpt, r.notify, original=raw)] = None
+        recipients = list(unique)
         envelope = record.Envelope(
             sender=cleaned.sender,
             recipients=tuple(recipients),
