@@ -7,7 +7,6 @@ inputs below are what the capture sent.  Time zone is fixed to UTC, as on the ca
 from __future__ import annotations
 
 import calendar
-import os
 import re
 import time
 from pathlib import Path
@@ -60,17 +59,7 @@ CASES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def utc():
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")  # tests/conftest.py
 
 
 def postcat(name: str) -> tuple[str, str, list[str], bytes]:

@@ -33,17 +33,7 @@ SETTINGS = PickupSettings(CLEANUP)
 WHEN = calendar.timegm((2026, 11, 24, 22, 7, 14, 0, 0, 0))
 
 
-@pytest.fixture(autouse=True)
-def utc():
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")  # tests/conftest.py
 
 
 @pytest.fixture
