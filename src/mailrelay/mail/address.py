@@ -23,6 +23,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from mailrelay.mail import hostname
+
 # --- the address itself --------------------------------------------------------------------
 
 
@@ -197,21 +199,13 @@ def extract(raw: str) -> str | None:
 
 # --- host names (Postfix's valid_hostname / valid_hostaddr) --------------------------------
 
-_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?\Z")
-_NUMERIC = re.compile(r"[0-9.]+\Z")
 
 
 def valid_hostname(name: str, *, utf8: bool = False) -> bool:
-    """Postfix's valid_hostname(): labels of letters, digits, ``-`` and ``_``, not numeric."""
-    if not name or len(name) > 255 or _NUMERIC.match(name):
-        return False
-    for label in name.split("."):
-        if not label or len(label) > 63:
-            return False
-        ascii_label = label if not utf8 else re.sub(r"[^\x00-\x7f]", "a", label)
-        if not _LABEL.match(ascii_label):
-            return False
-    return True
+    """Postfix's valid_hostname(); with *utf8*, non-ASCII letters count as letters."""
+    if utf8 and not name.isascii():
+        name = re.sub(r"[^\x00-\x7f]", "a", name)
+    return hostname.valid_hostname(name)
 
 
 def valid_address_literal(literal: str) -> bool:

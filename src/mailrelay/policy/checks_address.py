@@ -16,13 +16,13 @@ with an empty table parameter.
 
 from __future__ import annotations
 
+from mailrelay.mail.hostname import dup_if_truncate, valid_utf8_hostname
 from mailrelay.maps.base import MapLookupError
 from mailrelay.maps.lookup import Maps, address_lookup
 from mailrelay.policy import access
 from mailrelay.policy.access import dsn_fix
 from mailrelay.policy.checks_client import table_arg
 from mailrelay.policy.evaluator import Context, ErrorClass, Handler, Run, Status
-from mailrelay.policy.hostname import dup_if_truncate, valid_utf8_hostname
 from mailrelay.policy.resolve import AddressClass, Resolved, resolve_local
 from mailrelay.policy.steps import Step
 from mailrelay.policy.tables import check_access, check_mail_access

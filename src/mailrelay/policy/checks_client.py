@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import ipaddress
 
-from mailrelay.policy import access
-from mailrelay.policy.evaluator import Context, ErrorClass, Handler, Run, Status
-from mailrelay.policy.hostname import (
+from mailrelay.mail.hostname import (
     dup_if_truncate,
     valid_hostaddr,
     valid_hostname,
     valid_mailhost_addr,
     valid_utf8_hostname,
 )
+from mailrelay.policy import access
+from mailrelay.policy.evaluator import Context, ErrorClass, Handler, Run, Status
 from mailrelay.policy.request import PeerStatus
 from mailrelay.policy.steps import Step
 from mailrelay.policy.tables import check_access, check_domain_access, check_namadr_access

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from mailrelay.mail.hostname import valid_hostname
 from mailrelay.maps.base import MapLookupError
 from mailrelay.policy import access
 from mailrelay.policy.access import dsn_fix, dsn_split
@@ -36,7 +37,6 @@ from mailrelay.policy.dns import (
     reversed_address,
 )
 from mailrelay.policy.evaluator import Context, ErrorClass, Handler, Run, Status
-from mailrelay.policy.hostname import valid_hostname
 from mailrelay.policy.request import UNKNOWN
 from mailrelay.policy.steps import Step
 from mailrelay.policy.template import TemplateError, expand, filtered

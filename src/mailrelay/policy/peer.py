@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from mailrelay.mail.hostname import valid_hostaddr
 from mailrelay.policy.dns import (
     DnsAnswers,
     DnsNeeded,
@@ -30,7 +31,6 @@ from mailrelay.policy.dns import (
     answer,
     reversed_address,
 )
-from mailrelay.policy.hostname import valid_hostaddr
 from mailrelay.policy.request import UNKNOWN, PeerStatus
 
 

@@ -30,8 +30,8 @@ import ipaddress
 from collections.abc import Set
 from dataclasses import dataclass
 
+from mailrelay.mail.hostname import valid_hostname, valid_mailhost_addr
 from mailrelay.maps.lookup import quote_localpart
-from mailrelay.policy.hostname import valid_hostname, valid_mailhost_addr
 from mailrelay.policy.networks import HostList
 
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address

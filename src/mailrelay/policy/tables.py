@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import re
 
+from mailrelay.mail.hostname import valid_hostaddr
 from mailrelay.maps.base import Map, MapLookupError
 from mailrelay.maps.lookup import Maps, Strategy, address_lookup
 from mailrelay.policy import access, steps
 from mailrelay.policy.access import Kind, TableValue, dsn_fix, dsn_split, parse_value
 from mailrelay.policy.evaluator import Context, ErrorClass, Run, Status
-from mailrelay.policy.hostname import valid_hostaddr
 from mailrelay.policy.request import Stage
 from mailrelay.policy.verdict import Action, ActionKind
 

@@ -9,7 +9,7 @@ from policy_support import config
 
 from mailrelay.maps.base import MapError
 from mailrelay.maps.registry import open_map
-from mailrelay.policy.hostname import (
+from mailrelay.mail.hostname import (
     dup_if_truncate,
     valid_hostaddr,
     valid_hostname,
