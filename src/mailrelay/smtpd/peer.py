@@ -1,11 +1,12 @@
-"""Who is on the other end: Postfix's verified client name, through the system resolver.
+"""Who is on the other end: Postfix's client names, asked of the system resolver.
 
-Postfix names a client ``name[address]`` where name is the PTR name only when a forward
-lookup of that name gives the address back, else ``unknown``; the PTR name alone is the
-"reverse client name".  Like Postfix (getnameinfo/getaddrinfo), this honours /etc/hosts.
-Answers are kept a minute per address: a relay's clients are a few hosts that connect often.
+The logic is :func:`mailrelay.policy.peer.client_names` (pure: PTR, then a forward lookup
+that must give the address back, else ``unknown``/FORGED).  Its questions are answered the
+way Postfix's smtpd answers them: getnameinfo(3) and getaddrinfo(3), so /etc/hosts counts as
+it does for Postfix.  Answers are kept a minute per address: a relay's clients are a few hosts
+that connect often.
 
-SECURITY: performs DNS lookups of the client's address.
+SECURITY: performs name lookups of the client's address.
 """
 
 from __future__ import annotations
@@ -14,18 +15,13 @@ import asyncio
 import ipaddress
 import socket
 import time
-from dataclasses import dataclass
 
-UNKNOWN = "unknown"
+from mailrelay.policy.dns import DnsQuery, DnsResult, DnsStatus, RRType
+from mailrelay.policy.peer import ClientNames, client_names
+from mailrelay.smtpd.resolver import settle
+
 _TTL = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class PeerName:
-    name: str
-    reverse_name: str
-    #: Lookup failed for now (Postfix's PeerStatus TEMP): reject_unknown_* defers.
-    temporary: bool = False
+_FAMILY = {RRType.A: socket.AF_INET, RRType.AAAA: socket.AF_INET6}
 
 
 def rfc_address(address: str) -> str:
@@ -37,31 +33,55 @@ def rfc_address(address: str) -> str:
     return f"IPv6:{ip}" if ip.version == 6 else address
 
 
+def arpa_address(name: str) -> str:
+    """``9.2.0.192.in-addr.arpa`` → ``192.0.2.9``; ip6.arpa nibbles likewise."""
+    labels = name.rstrip(".").split(".")
+    if name.endswith("in-addr.arpa"):
+        return ".".join(reversed(labels[:-2]))
+    nibbles = "".join(reversed(labels[:-2]))
+    return str(ipaddress.IPv6Address(int(nibbles, 16)))
+
+
+def _failure(error: socket.gaierror) -> DnsResult:
+    if error.errno == socket.EAI_AGAIN:
+        return DnsResult(DnsStatus.RETRY, reason="Host not found, try again")
+    if error.errno == getattr(socket, "EAI_NODATA", None):
+        return DnsResult(DnsStatus.NODATA, reason="No address associated with name")
+    return DnsResult(DnsStatus.NXDOMAIN, reason="Host not found")
+
+
+class SystemResolver:
+    """The policy's Resolver for PTR, A and AAAA, through the C library."""
+
+    async def resolve(self, query: DnsQuery) -> DnsResult:
+        loop = asyncio.get_running_loop()
+        try:
+            if query.rrtype is RRType.PTR:
+                name, _ = await loop.getnameinfo((arpa_address(query.name), 0),
+                                                 socket.NI_NAMEREQD)
+                return DnsResult(DnsStatus.OK, (name,))
+            infos = await loop.getaddrinfo(query.name, None, family=_FAMILY[query.rrtype],
+                                           type=socket.SOCK_STREAM)
+        except socket.gaierror as e:
+            return _failure(e)
+        except KeyError:
+            return DnsResult(DnsStatus.FAIL, reason=f"no {query.rrtype.value} lookups here")
+        return DnsResult(DnsStatus.OK, tuple(dict.fromkeys(str(i[4][0]) for i in infos)))
+
+
 class PeerNames:
     def __init__(self) -> None:
-        self._cache: dict[str, tuple[float, PeerName]] = {}
+        self._resolver = SystemResolver()
+        self._cache: dict[str, tuple[float, ClientNames]] = {}
 
-    async def lookup(self, address: str) -> PeerName:
+    async def lookup(self, address: str) -> ClientNames:
         now = time.monotonic()
         hit = self._cache.get(address)
         if hit is not None and hit[0] > now:
             return hit[1]
-        peer = await self._resolve(address)
+        names, _ = await settle(lambda answers: client_names(address, answers),
+                                self._resolver)
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[address] = (now + _TTL, peer)
-        return peer
-
-    async def _resolve(self, address: str) -> PeerName:
-        loop = asyncio.get_running_loop()
-        try:
-            reverse, _ = await loop.getnameinfo((address, 0), socket.NI_NAMEREQD)
-        except socket.gaierror as e:
-            return PeerName(UNKNOWN, UNKNOWN, temporary=e.errno == socket.EAI_AGAIN)
-        try:
-            infos = await loop.getaddrinfo(reverse, None, type=socket.SOCK_STREAM)
-        except socket.gaierror as e:
-            return PeerName(UNKNOWN, reverse, temporary=e.errno == socket.EAI_AGAIN)
-        forward = {str(ipaddress.ip_address(info[4][0])) for info in infos}
-        verified = str(ipaddress.ip_address(address)) in forward
-        return PeerName(reverse if verified else UNKNOWN, reverse)
+        self._cache[address] = (now + _TTL, names)
+        return names

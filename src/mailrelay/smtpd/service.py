@@ -25,7 +25,8 @@ from mailrelay.mail.reply import Reply
 from mailrelay.maillog.writer import Logger
 from mailrelay.policy import stages
 from mailrelay.policy.anvil import Limits, Refusal, check_connect, check_mail, check_rcpt
-from mailrelay.policy.request import PeerStatus, Request
+from mailrelay.policy.peer import ClientNames
+from mailrelay.policy.request import Request
 from mailrelay.policy.verdict import Verdict
 from mailrelay.smtp import events as ev
 from mailrelay.smtp.framing import BareNewline
@@ -33,7 +34,7 @@ from mailrelay.smtp.server import ServerConnection
 from mailrelay.smtp.session import State
 from mailrelay.smtp.settings import ServerSettings
 from mailrelay.smtpd.gate import Gate
-from mailrelay.smtpd.peer import PeerName, rfc_address
+from mailrelay.smtpd.peer import rfc_address
 from mailrelay.smtpd.spool import ClientFacts, Spool, Transaction
 from mailrelay.smtpd.tls import received_comment
 
@@ -73,18 +74,16 @@ class ServiceContext:
 
 class Session:
     def __init__(self, ctx: ServiceContext, gate: Gate, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter, peer: PeerName, address: str, port: str,
+                 writer: asyncio.StreamWriter, peer: ClientNames, address: str, port: str,
                  *, local_context: bool) -> None:
         self.ctx = ctx
         self.gate = gate
         self.reader = reader
         self.writer = writer
         self.namaddr = f"{peer.name}[{address}]"
-        status = PeerStatus.TEMP if peer.temporary else PeerStatus.PERM
         self.request = Request(
             client_address=address, client_name=peer.name, reverse_client_name=peer.reverse_name,
-            name_status=PeerStatus.OK if peer.name != "unknown" else status,
-            reverse_name_status=PeerStatus.OK if peer.reverse_name != "unknown" else status,
+            name_status=peer.name_status, reverse_name_status=peer.reverse_name_status,
             client_port=port, tls=ctx.protocol.tls_wrapper,
         )
         self.client = ClientFacts(peer.name, address, port, rfc_address(address), local_context)
@@ -99,8 +98,10 @@ class Session:
         self.limited = (ctx.anvil is not None and ctx.limits is not None
                         and not ctx.limits_exempt(peer.name, address))
 
-    async def run(self) -> None:
+    async def run(self, warnings: tuple[str, ...] = ()) -> None:
         log = self.ctx.smtpd_log
+        for text in warnings:
+            log(f"warning: {text}")
         log(f"connect from {self.namaddr}")
         try:
             await self._loop()

@@ -137,7 +137,7 @@ async def serve(config: Config, bound: Sequence[BoundListener], store: QueueStor
                 gate = Gate(runtime.policy, resolver, runtime.context.smtpd_log)
                 local = runtime.local_rewrite(peer.name, address)
                 await Session(runtime.context, gate, reader, writer, peer, address, str(port),
-                              local_context=local).run()
+                              local_context=local).run(peer.warnings)
             except Exception as e:  # one session's failure must not touch the others
                 maillog.write("smtpd", f"warning: session ended by an internal error: {e!r}")
                 writer.close()

@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 from policy_support import config
 
-from mailrelay.maps.base import MapError
-from mailrelay.maps.registry import open_map
 from mailrelay.mail.hostname import (
     dup_if_truncate,
     valid_hostaddr,
@@ -16,6 +14,8 @@ from mailrelay.mail.hostname import (
     valid_mailhost_addr,
     valid_utf8_hostname,
 )
+from mailrelay.maps.base import MapError
+from mailrelay.maps.registry import open_map
 from mailrelay.policy.networks import HostList, ListKind
 from mailrelay.policy.settings import PolicySettings
 
