@@ -39,6 +39,20 @@ def protocol_range(items: list[str]) -> tuple[ssl.TLSVersion, ssl.TLSVersion]:
     return chosen[0], chosen[-1]
 
 
+def cipher_list(config: Config, *, mandatory: bool) -> str:
+    """The OpenSSL cipher list of smtpd_tls_[mandatory_]ciphers, less the excluded ones.
+
+    It governs TLS 1.2 and below; TLS 1.3's suites are OpenSSL's own, as in Postfix."""
+    prefix = "smtpd_tls_mandatory_" if mandatory else "smtpd_tls_"
+    grade = config.get_str(prefix + "ciphers").strip().lower()
+    if grade not in ("export", "low", "medium", "high", "null"):
+        raise Fatal(f'invalid {prefix}ciphers value: "{grade}"', config.origin(prefix + "ciphers"),
+                    prefix + "ciphers")
+    ciphers = config.get_str(f"tls_{grade}_cipherlist")
+    excluded = config.get_list(prefix + "exclude_ciphers")
+    return ciphers + "".join(f":!{c}" for c in excluded)
+
+
 def server_context(config: Config, *, mandatory: bool) -> ssl.SSLContext | None:
     """The context for STARTTLS / wrapper mode, or None when no certificate is configured."""
     cert = config.get_str("smtpd_tls_cert_file").strip()
@@ -50,12 +64,19 @@ def server_context(config: Config, *, mandatory: bool) -> ssl.SSLContext | None:
     parameter = "smtpd_tls_mandatory_protocols" if mandatory else "smtpd_tls_protocols"
     try:
         ctx.minimum_version, ctx.maximum_version = protocol_range(config.get_list(parameter))
+        ctx.set_ciphers(cipher_list(config, mandatory=mandatory))
         if chain:
             for path in chain:
                 ctx.load_cert_chain(path)
         else:
             ctx.load_cert_chain(cert, key)
-    except (OSError, ssl.SSLError, ValueError) as e:
+    except ssl.SSLError as e:
+        if "cipher" in str(e).lower():
+            what = "smtpd_tls_mandatory_ciphers" if mandatory else "smtpd_tls_ciphers"
+            raise Fatal(f"no usable TLS cipher: {e}", config.origin(what), what) from e
+        what = "smtpd_tls_chain_files" if chain else "smtpd_tls_cert_file"
+        raise Fatal(f"cannot load TLS certificate or key: {e}", config.origin(what), what) from e
+    except (OSError, ValueError) as e:
         what = "smtpd_tls_chain_files" if chain else "smtpd_tls_cert_file"
         raise Fatal(f"cannot load TLS certificate or key: {e}", config.origin(what), what) from e
     return ctx
