@@ -105,8 +105,8 @@ class Session:
         log(f"connect from {self.namaddr}")
         try:
             await self._loop()
-        except (ConnectionError, ssl.SSLError) as e:
-            log(f"lost connection after {self.conn.session.where} from {self.namaddr}: {e}")
+        except (ConnectionError, ssl.SSLError):
+            log(f"lost connection after {self.conn.session.where} from {self.namaddr}")
         finally:
             if self.txn is not None:
                 self.ctx.spool.abort(self.txn)
