@@ -8,8 +8,11 @@ line is put before it, as Postfix does, so the result always has a well-formed h
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
+from mailrelay.cleanup.header_addresses import ADDRESS_FIELDS, RESENT_FIELDS, rewrite_header
 from mailrelay.cleanup.headers import HEADER_LINE, Arrival, mail_date, message_id
 from mailrelay.cleanup.qualify import qualify
 from mailrelay.cleanup.settings import CleanupSettings
@@ -30,46 +33,66 @@ class HeaderSection:
     names: frozenset[str]
     #: The Message-ID field's value as written, if any.
     message_id: str | None
+    #: Whether a Resent-* field is present: then missing headers are added as Resent-*.
+    resent: bool = False
 
 
-def split_headers(content: bytes, drop: frozenset[str] = frozenset()) -> HeaderSection:
+def split_headers(content: bytes, drop: frozenset[str] = frozenset(),
+                  rewrite: Callable[[bytes], bytes | None] | None = None) -> HeaderSection:
     """The header section of *content*, without the fields named in *drop* (lower case:
-    message_drop_headers, which Postfix removes from every message)."""
+    message_drop_headers, which Postfix removes from every message).  *rewrite*, when
+    given, gets each field of ADDRESS_FIELDS (folded lines included) and returns its
+    replacement, or None to keep it as written."""
     if content and not content.endswith(CRLF):
         content += CRLF  # BDAT content need not end with a line end; the queue's does
     names: set[str] = set()
     msgid: str | None = None
-    pos, last_name = 0, ""
-    dropped: list[tuple[int, int]] = []  # spans of dropped fields, folded lines included
+    resent = False
+    pos, last_name, start = 0, "", 0
+    edits: list[tuple[int, int, bytes]] = []  # (start, stop, replacement) of whole fields
+
+    def finish(stop: int) -> None:
+        if not last_name:
+            return
+        if last_name in drop:
+            edits.append((start, stop, b""))
+        elif rewrite is not None and last_name in ADDRESS_FIELDS:
+            new = rewrite(content[start:stop])
+            if new is not None:
+                edits.append((start, stop, new))
+
     while pos < len(content):
         end = content.find(CRLF, pos)
         line = content[pos:end]
         if line[:1] in (b" ", b"\t") and last_name:
             if last_name == "message-id" and msgid is not None:
                 msgid = (msgid + " " + line.strip().decode("utf-8", "replace")).strip()
-            if dropped and dropped[-1][1] == pos:
-                dropped[-1] = (dropped[-1][0], end + 2)
             pos = end + 2
             continue
         m = HEADER_LINE.match(line)
+        finish(pos)
         if not m:
+            last_name = ""
             break
         last_name = line[: line.index(b":")].strip().decode("ascii").lower()
-        if last_name in drop:
-            dropped.append((pos, end + 2))
-        else:
+        start = pos
+        if last_name not in drop:
             names.add(last_name)
+        if last_name in RESENT_FIELDS:
+            resent = True
         if last_name == "message-id":
             msgid = line[m.end():].strip().decode("utf-8", "replace")
         pos = end + 2
+    finish(pos)
     headers = content[:pos]
-    if dropped:
-        kept, at = [], 0
-        for start, stop in dropped:
-            kept.append(headers[at:start])
+    if edits:
+        kept: list[bytes] = []
+        at = 0
+        for begin, stop, replacement in edits:
+            kept += (headers[at:begin], replacement)
             at = stop
         headers = b"".join(kept) + headers[at:]
-    return HeaderSection(headers, content[pos:], frozenset(names), msgid)
+    return HeaderSection(headers, content[pos:], frozenset(names), msgid, resent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +124,16 @@ def added_headers(section: HeaderSection, sender: str, arrival: Arrival,
     """The headers Postfix appends when missing, in its order, and the message-id to log."""
     added: list[str] = []
     msgid = section.message_id or ""
-    if "message-id" not in section.names:
-        msgid = message_id(arrival.queue_id, arrival.when, settings)
-        added.append(f"Message-Id: {msgid}")
-    if "date" not in section.names:
-        added.append(f"Date: {mail_date(arrival.when)}")
-    if "from" not in section.names:
-        added.append(from_header(sender, full_name))
+    prefix = "Resent-" if section.resent else ""
+    if f"{prefix}message-id".lower() not in section.names:
+        new_id = message_id(arrival.queue_id, arrival.when, settings)
+        if not prefix:
+            msgid = new_id  # a Resent-Message-Id is logged as resent-message-id=
+        added.append(f"{prefix}Message-Id: {new_id}")
+    if f"{prefix}date".lower() not in section.names:
+        added.append(f"{prefix}Date: {mail_date(arrival.when)}")
+    if f"{prefix}from".lower() not in section.names:
+        added.append(prefix + from_header(sender, full_name))
     return added, msgid
 
 
@@ -117,12 +143,14 @@ def cleanup(content: bytes, sender: str, recipients: tuple[str, ...], arrival: A
     """The message as it goes into the queue.
 
     *local_context* is true for a client in local_header_rewrite_clients (and for local
-    submission): only then are missing headers added, unless always_add_missing_headers.
+    submission): only then are header addresses qualified (:mod:`header_addresses`) and
+    missing headers added, unless always_add_missing_headers.
     *full_name* is sendmail's -F (or the user's GECOS name), used in an added From:.
     """
     sender = qualify(sender, settings)
     recipients = tuple(qualify(r, settings) for r in recipients)
-    section = split_headers(content, settings.drop_headers)
+    rewrite = partial(rewrite_header, settings=settings) if local_context else None
+    section = split_headers(content, settings.drop_headers, rewrite)
     msgid = section.message_id or ""
     extra = b""
     if local_context or settings.always_add_missing_headers:

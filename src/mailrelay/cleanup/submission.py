@@ -26,11 +26,10 @@ The rules, each checked against Postfix (``sendmail -C`` of a private instance):
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
 from mailrelay.cleanup.headers import HEADER_LINE
+from mailrelay.cleanup.tok822 import addresses
 
 #: Envelope attributes that sendmail writes into a maildrop file for pickup.
 FULL_NAME_ATTRIBUTE = "sender_fullname"
@@ -62,156 +61,9 @@ def message_lines(lines: Iterable[bytes], *, dot_ends: bool) -> Iterator[bytes]:
 # ---------------------------------------------------------------- RFC 822 addresses
 
 
-class _Kind(enum.Enum):
-    SENTINEL = "sentinel"
-    ATOM = "atom"
-    QSTRING = "quoted string"
-    DOMLIT = "domain literal"
-    ADDR = "address"
-    STARTGRP = "group start"
-    OPERATOR = "operator"
-
-
-@dataclass(slots=True)
-class _Token:
-    kind: _Kind
-    text: str = ""
-    parts: list[_Token] = field(default_factory=list)
-
-    def op(self, chars: str) -> bool:
-        return self.kind is _Kind.OPERATOR and self.text in chars
-
-
-#: tok822_opchar: ``%``, ``!`` and ``|`` are operators too; ``\\`` is not.
-_OPERATORS = frozenset('|%!()<>@,;:".[]')
-_SPACE = frozenset(" \t\r\n")
-_DO_WORD = 1
-_DO_GROUP = 2
-
-
-def _collect(text: str, i: int, stop: frozenset[str]) -> tuple[str, int]:
-    """Postfix's COLLECT: up to an unescaped character of *stop*; a backslash quotes."""
-    out: list[str] = []
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            i += 1
-            if i >= len(text):
-                break
-            c = text[i]
-        elif c in stop:
-            break
-        out.append(" " if c in _SPACE else c)
-        i += 1
-    return "".join(out), i
-
-
-def _skip_comment(text: str, i: int) -> int:
-    """*i* is just after ``(``; comments nest and a backslash quotes."""
-    level = 1
-    while i < len(text):
-        c = text[i]
-        i += 1
-        if c == "(":
-            level += 1
-        elif c == ")":
-            level -= 1
-            if level == 0:
-                break
-        elif c == "\\":
-            i += 1
-    return i
-
-
-def _scan(text: str) -> list[_Token]:
-    """tok822_scan(), with comments dropped (they never end up inside an address)."""
-    tokens: list[_Token] = []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c in _SPACE:
-            i += 1
-        elif c == "(":
-            i = _skip_comment(text, i + 1)
-        elif c in "[\"":
-            value, i = _collect(text, i + 1, frozenset("]" if c == "[" else '"'))
-            i += 1  # the closing bracket or quote, if any
-            tokens.append(_Token(_Kind.DOMLIT if c == "[" else _Kind.QSTRING, value))
-        elif c in _OPERATORS:
-            tokens.append(_Token(_Kind.OPERATOR, c))
-            i += 1
-        else:
-            value, i = _collect(text, i, _SPACE | _OPERATORS)
-            tokens.append(_Token(_Kind.ATOM, value))
-    return tokens
-
-
-def _parse(text: str) -> list[_Token]:
-    """tok822_parse(): right to left, grouping address tokens, adding missing commas."""
-    toks = [_Token(_Kind.SENTINEL), *_scan(text), _Token(_Kind.SENTINEL)]
-
-    def group(left: int, right: int, comma: bool) -> None:
-        if left + 1 < right:
-            node = _Token(_Kind.ADDR, parts=toks[left + 1 : right])
-            toks[left + 1 : right] = [_Token(_Kind.OPERATOR, ","), node] if comma else [node]
-
-    def skip_left(i: int, stop: str) -> int:
-        while toks[i].kind is not _Kind.SENTINEL and not toks[i].op(stop):
-            i -= 1
-        return i
-
-    state = _DO_WORD
-    right = len(toks) - 1
-    tp = right - 1
-    while toks[tp].kind is not _Kind.SENTINEL:
-        tok = toks[tp]
-        if tok.op(";"):
-            group(tp, right, True)
-            right, state = tp, _DO_GROUP | _DO_WORD
-        elif tok.op(":") and state & _DO_GROUP:
-            toks[tp] = _Token(_Kind.STARTGRP, ":")
-            group(tp, right, False)
-            tp = right = skip_left(tp, ",")
-            continue
-        elif tok.op(">"):
-            group(tp, right, True)
-            right = tp
-            tp = skip_left(tp, "<")
-            group(tp, right, False)
-            tp = right = skip_left(tp, ">;,:")
-            state |= _DO_WORD
-            continue
-        elif tok.kind in (_Kind.ATOM, _Kind.QSTRING, _Kind.DOMLIT):
-            if not state & _DO_WORD:
-                group(tp, right, True)
-                right = tp + 1
-            state &= ~_DO_WORD
-        elif tok.op(","):
-            group(tp, right, False)
-            right, state = tp, state | _DO_WORD
-        else:
-            state |= _DO_WORD
-        tp -= 1
-    group(tp, right, False)
-    return toks[1:-1]
-
-
-def _internal(tokens: list[_Token]) -> str:
-    """tok822_internalize() of an address: its tokens' text, unquoted, without spaces."""
-    out: list[str] = []
-    for tok in tokens:
-        if tok.kind is _Kind.ADDR:
-            out.append(_internal(tok.parts))
-        elif tok.kind is _Kind.DOMLIT:
-            out.append(f"[{tok.text}]")
-        else:
-            out.append(tok.text)
-    return "".join(out)
-
-
 def address_list(text: str) -> list[str]:
     """Every address in *text* (a header value or a command-line argument), internal form."""
-    return [_internal(t.parts) for t in _parse(text) if t.kind is _Kind.ADDR]
+    return addresses(text)
 
 
 def sender_address(text: str) -> tuple[str, bool]:

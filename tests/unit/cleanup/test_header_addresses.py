@@ -1,0 +1,74 @@
+"""rewrite_header(): one address header in the local context, as Postfix 3.7's cleanup writes it.
+
+Each row is a header of a capture in tests/golden/cleanup (header-*.postcat, see the README
+there) and the line Postfix queued for it; None means the header was kept as written.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mailrelay.cleanup.header_addresses import rewrite_header
+from mailrelay.cleanup.settings import CleanupSettings
+
+SETTINGS = CleanupSettings(
+    myhostname="relay.corp.local", myorigin="corp.local", mydomain="corp.local",
+    mail_name="Postfix", append_at_myorigin=True, append_dot_mydomain=False,
+    always_add_missing_headers=False,
+)
+
+ROWS = [
+    (b"From: dave", b"From: dave@corp.local"),
+    (b"To: erin, frank@x", b"To: erin@corp.local, frank@x"),
+    (b"From: Dave <dave>", b"From: Dave <dave@corp.local>"),
+    (b'To: "Erin E." <erin>, Frank Smith <frank@x>,  Gina <gina@h>',
+     b'To: "Erin E." <erin@corp.local>, Frank Smith <frank@x>, Gina <gina@h>'),
+    (b"From: dave (Dave D)", b"From: dave@corp.local (Dave D)"),
+    (b"To: root (Cron Daemon)", b"To: root@corp.local (Cron Daemon)"),
+    (b"Cc: (lead) carol ,dan@x (Dan)", b"Cc: carol@corp.local (lead), dan@x (Dan)"),
+    (b'From: "john doe"', b'From: "john doe"@corp.local'),
+    (b'To: "a b"@x, "c.d", "e\\\\"f"',
+     b'To: "a b"@x, c.d@corp.local, "e\\\\"@corp.local, f@corp.local, ""'),
+    (b"To: undisclosed:;", None),
+    (b"Cc: team: a, b@x;, c", b"Cc: team: a@corp.local, b@x;, c@corp.local"),
+    (b"To: alice,\r\n bob@x,\r\n\tcarol", b"To: alice@corp.local, bob@x, carol@corp.local"),
+    (b"Cc: dave@x,\r\n  erin@y", None),
+    (b"From: <>", None),
+    (b"To: <>, a", b"To: <>, a@corp.local"),
+    (b"From: dave@x.example", None),
+    (b"To:   erin@corp.local   ,  f@y  ", None),
+    (b"Cc:x@y", None),
+    (b"To: <@a.example,@b.example:user>, <@a.example:u@b.example>",
+     b"To: <user@corp.local>, <u@b.example>"),
+    (b"From: <@r.example:dave>", b"From: <dave@corp.local>"),
+    (b"FROM: dave", b"FROM: dave@corp.local"),
+    (b"cC : x", b"cC: x@corp.local"),
+    (b"reply-TO:\tr", b"reply-TO: r@corp.local"),
+    (b"From:dave", b"From: dave@corp.local"),
+    (b"Cc:  ", None),
+    (b"To: alpha, bravo, charlie, delta, echo, foxtrot, golf, hotel, india, juliet, kilo, "
+     b"lima, mike",
+     b"To: alpha@corp.local, bravo@corp.local, charlie@corp.local,\r\n"
+     b"\tdelta@corp.local, echo@corp.local, foxtrot@corp.local,\r\n"
+     b"\tgolf@corp.local, hotel@corp.local, india@corp.local,\r\n"
+     b"\tjuliet@corp.local, kilo@corp.local, lima@corp.local, mike@corp.local"),
+    (b"Cc: team: a, b;", b"Cc: team: a@corp.local, b@corp.local;"),
+]
+
+
+@pytest.mark.parametrize(("field", "want"), ROWS)
+def test_rewrite_header(field: bytes, want: bytes | None) -> None:
+    got = rewrite_header(field + b"\r\n", SETTINGS)
+    assert got == (None if want is None else want + b"\r\n")
+
+
+def test_append_dot_mydomain_and_a_trailing_dot() -> None:
+    dotted = CleanupSettings(**{**{f: getattr(SETTINGS, f) for f in SETTINGS.__slots__},
+                                "append_dot_mydomain": True})
+    assert rewrite_header(b"To: a@host, b@[1.2.3.4], c@x.y\r\n", dotted) == (
+        b"To: a@host.corp.local, b@[1.2.3.4], c@x.y\r\n")
+    assert rewrite_header(b"To: a@x.y.\r\n", SETTINGS) == b"To: a@x.y\r\n"
+
+
+def test_a_needlessly_quoted_address_is_rewritten_to_its_normal_form() -> None:
+    assert rewrite_header(b'To: "c.d"@x\r\n', SETTINGS) == b"To: c.d@x\r\n"
