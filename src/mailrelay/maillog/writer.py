@@ -31,6 +31,8 @@ class MailLog:
         self.path = path
         self.stream = stream
         self._fd: int | None = None
+        #: daemon -> (second, pid, line prefix): strftime once a second, not once a line.
+        self._prefixes: dict[str, tuple[int, int, str]] = {}
         self.reopen()
 
     @classmethod
@@ -59,8 +61,14 @@ class MailLog:
             os.close(old)
 
     def line(self, daemon: str, text: str, pid: int | None = None) -> str:
-        stamp = time.strftime("%b %e %H:%M:%S")
-        return f"{stamp} {self.host} {self.syslog_name}/{daemon}[{pid or os.getpid()}]: {text}\n"
+        second = int(time.time())
+        pid = pid or os.getpid()
+        cached, cached_pid, prefix = self._prefixes.get(daemon, (-1, 0, ""))
+        if second != cached or pid != cached_pid:
+            stamp = time.strftime("%b %e %H:%M:%S", time.localtime(second))
+            prefix = f"{stamp} {self.host} {self.syslog_name}/{daemon}[{pid}]: "
+            self._prefixes[daemon] = (second, pid, prefix)
+        return f"{prefix}{text}\n"
 
     def write(self, daemon: str, text: str) -> None:
         line = self.line(daemon, text)

@@ -25,6 +25,7 @@ A table that cannot answer raises MapLookupError (callers turn that into a 451 r
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -155,15 +156,13 @@ class HostList:
 
     @staticmethod
     def _address(p: Pattern, address: str) -> bool:
-        if not address or not set(address) <= _ADDRESS_CHARS:
+        well_formed, ip = _client_ip(address)
+        if not well_formed:
             return False
         if p.table is not None:
             return p.table.lookup(address) is not None
         if p.network is not None:
-            try:
-                return ipaddress.ip_address(address) in p.network
-            except ValueError:
-                return False
+            return ip is not None and ip in p.network
         text = p.text[1:-1] if p.text.startswith("[") and p.text.endswith("]") else p.text
         if text == address.lower():
             return True
@@ -173,6 +172,18 @@ class HostList:
             return ipaddress.ip_address(text) == ipaddress.ip_address(address)
         except ValueError:
             return False
+
+
+@functools.lru_cache(maxsize=1024)
+def _client_ip(address: str) -> tuple[bool, ipaddress.IPv4Address | ipaddress.IPv6Address | None]:
+    """(only address characters?, the parsed address or None): parsed once per client, not
+    once per pattern and restriction (the same few addresses are asked again and again)."""
+    if not address or not set(address) <= _ADDRESS_CHARS:
+        return False, None
+    try:
+        return True, ipaddress.ip_address(address)
+    except ValueError:
+        return True, None
 
 
 def _table_walk(table: Map, name: str, parent_style: bool) -> bool:

@@ -46,6 +46,22 @@ SHUTDOWN = b"421 4.3.2 Service shutting down\r\n"
 PREGREET = 0.002
 
 
+class Stopping(asyncio.Event):
+    """The worker's stop flag; setting it also cancels the reads of idle sessions (each
+    idle session registers its task while it waits for a command)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.idle: dict[asyncio.Task[object], Session] = {}
+
+    def set(self) -> None:
+        super().set()
+        idle, self.idle = self.idle, {}
+        for task, session in idle.items():
+            session.stopped = True
+            task.cancel()
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceContext:
     """Everything a session of one smtpd service needs, built once per (re)load."""
@@ -62,7 +78,7 @@ class ServiceContext:
     #: smtpd_forbid_bare_newline_exclusions: (client name, address) -> exempt.
     bare_newline_exempt: Callable[[str, str], bool]
     #: Set when the server stops: idle sessions are told so and closed.
-    stopping: asyncio.Event
+    stopping: Stopping
     #: smtpd_tls_received_header: the protocol and cipher go into Received:.
     tls_received_header: bool = False
     #: The shared counters (None: no smtpd_client_*_limit is set).
@@ -95,6 +111,7 @@ class Session:
         self.txn: Transaction | None = None
         self.helo: str | None = None
         self.counted = False  # anvil counts this connection
+        self.stopped = False  # Stopping cancelled this session's idle read
         self.limited = (ctx.anvil is not None and ctx.limits is not None
                         and not ctx.limits_exempt(peer.name, address))
 
@@ -155,42 +172,50 @@ class Session:
 
         A client idle between transactions when the server stops is told 421 and closed;
         one inside a transaction may finish it (``mailrelay stop`` drains).
+
+        The read is awaited directly (no task per read): smtpd_timeout is an asyncio.timeout,
+        and an idle session registers with ctx.stopping, which cancels its read on stop.
         """
-        read = asyncio.ensure_future(self.reader.read(READ_SIZE))
-        waits: set[asyncio.Future[object]] = {read}  # type: ignore[arg-type]
-        stop: asyncio.Task[bool] | None = None
-        if self.txn is None and self.conn.state is State.COMMAND:
-            stop = asyncio.create_task(self.ctx.stopping.wait())
-            waits.add(stop)  # type: ignore[arg-type]
+        stopping = self.ctx.stopping
+        idle = self.txn is None and self.conn.state is State.COMMAND
+        if idle and stopping.is_set():
+            return await self._shutdown()
+        task = asyncio.current_task() if idle else None
         try:
-            done, _ = await asyncio.wait(waits, timeout=self.ctx.timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if stop is not None:
-                stop.cancel()
-        if read in done:
-            self.conn.receive_data(read.result())
+            if task is not None:
+                stopping.idle[task] = self
+            try:
+                async with asyncio.timeout(self.ctx.timeout):
+                    data = await self.reader.read(READ_SIZE)
+            finally:
+                if task is not None:
+                    stopping.idle.pop(task, None)
+        except TimeoutError:
+            self.conn.timeout()  # the machine answers 421 and closes
             return True
-        read.cancel()
-        if stop is not None and stop in done:
-            self.writer.write(SHUTDOWN)
-            await self.writer.drain()
-            return False
-        self.conn.timeout()  # the machine answers 421 and closes
+        except asyncio.CancelledError:
+            if task is None or not self.stopped:
+                raise
+            task.uncancel()
+            return await self._shutdown()
+        self.conn.receive_data(data)
         return True
+
+    async def _shutdown(self) -> bool:
+        self.writer.write(SHUTDOWN)
+        await self.writer.drain()
+        return False
 
     async def _pregreet(self) -> None:
         """Give the machine whatever the client sent before the banner, so that
         smtpd_forbid_unauth_pipelining sees a client that talks first.  Postfix sees it
         because its DNS lookups come first; ours may be cached, so allow a moment (PREGREET)."""
-        read = asyncio.ensure_future(self.reader.read(READ_SIZE))
-        await asyncio.wait({read}, timeout=PREGREET)
-        if read.done():
-            self.conn.receive_data(read.result())
-        else:
-            read.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await read
+        try:
+            async with asyncio.timeout(PREGREET):
+                data = await self.reader.read(READ_SIZE)
+        except TimeoutError:
+            return
+        self.conn.receive_data(data)
 
     async def _start_tls(self) -> None:
         if self.ctx.tls is None:
@@ -311,12 +336,13 @@ class Session:
             reply = self._reply(await self.gate.ask(stages.recipient_stage, self.request))
         if reply is not None or txn is None:
             return reply
+        queue_id = self.request.queue_id
         if txn.draft is None:
             queue_id = await self.ctx.spool.open(txn)
-            self.request = replace(self.request, queue_id=queue_id)
             self.ctx.smtpd_log(f"{queue_id}: client={self.namaddr}")
         txn.recipients.append((address, params))
-        self.request = replace(self.request, rcpt_count=self.request.rcpt_count + 1)
+        self.request = replace(self.request, queue_id=queue_id,
+                               rcpt_count=self.request.rcpt_count + 1)
         return None
 
     async def _end_of_data(self) -> tuple[Reply | None, str | None]:

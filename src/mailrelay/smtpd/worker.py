@@ -36,7 +36,7 @@ from mailrelay.smtp.settings import ServerSettings, TlsLevel
 from mailrelay.smtpd.gate import Gate
 from mailrelay.smtpd.peer import PeerNames
 from mailrelay.smtpd.resolver import DnsPythonResolver
-from mailrelay.smtpd.service import ServiceContext, Session
+from mailrelay.smtpd.service import ServiceContext, Session, Stopping
 from mailrelay.smtpd.spool import Spool
 from mailrelay.smtpd.tls import server_context
 
@@ -76,7 +76,7 @@ def _local_rewrite(config: Config, policy: PolicySettings) -> Callable[[str, str
 
 
 def build_runtime(config: Config, bound: BoundListener, store: QueueStore, maillog: MailLog,
-                  stopping: asyncio.Event, anvil: AnvilClient) -> Runtime:
+                  stopping: Stopping, anvil: AnvilClient) -> Runtime:
     cfg = service_config(config, bound.listener.service)
     protocol = ServerSettings.from_config(cfg)
     wrapper = protocol.tls_wrapper
@@ -114,7 +114,7 @@ def build_runtime(config: Config, bound: BoundListener, store: QueueStore, maill
 
 async def serve(config: Config, bound: Sequence[BoundListener], store: QueueStore,
                 maillog: MailLog) -> None:
-    stopping = asyncio.Event()
+    stopping = Stopping()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
