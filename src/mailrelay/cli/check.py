@@ -31,6 +31,7 @@ from mailrelay.config.params import PARAMETERS
 from mailrelay.config.unused import unused_settings
 from mailrelay.maps.base import MapError, MapLookupError
 from mailrelay.maps.registry import map_files, map_type_names, open_map
+from mailrelay.route.nexthop import NexthopError, parse_nexthops
 from mailrelay.util.diagnostic import Fatal
 from mailrelay.util.tokens import TokenError, split_list
 
@@ -187,9 +188,11 @@ def _relayhost_has_credentials(config: Config) -> bool:
     relayhost = config.get_str("relayhost").strip()
     if not relayhost or not config.get_bool("smtp_sasl_auth_enable"):
         return False
-    host = relayhost.split("]")[0].lstrip("[") if relayhost.startswith("[") else \
-        relayhost.rsplit(":", 1)[0]
-    keys = [relayhost, f"[{host}]", host]
+    try:
+        first = parse_nexthops(relayhost)[0]
+    except (NexthopError, IndexError):
+        return False  # a broken relayhost is the router's error to report, not this rule's
+    keys = [str(first), f"[{first.host}]", first.host]
     for spec in table_specs(config.get_str("smtp_sasl_password_maps")):
         try:
             table = open_map(spec)
