@@ -1,0 +1,1 @@
+"""qmgr(8): moves mail from incoming to active, schedules deliveries, retries and expiry."""

@@ -1,0 +1,1 @@
+"""qmgr scheduling (being written)."""

@@ -1,0 +1,1 @@
+"""qmgr service (being written)."""

@@ -1,0 +1,1 @@
+"""Client SASL for the smtp transport: mechanisms, credentials and their security options."""
