@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -32,6 +33,10 @@ smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
 mailbox_size_limit = 0
 smtpd_error_sleep_time = 0
 """
+
+#: The accept-side tests look at incoming/: the delivery side is paused, as a benchmark
+#: pauses Postfix's.
+PAUSED = "master_service_disable = qmgr/unix\n"
 
 
 def free_ports(count: int) -> list[int]:
@@ -63,16 +68,19 @@ def wait_for_banner(port: int, deadline: float) -> None:
 
 class Daemon:
     def __init__(self, root: Path, main_cf: str, master_cf: str, ports: list[int],
-                 workers: int = 2) -> None:
+                 workers: int = 2, *, deliver: bool = False,
+                 env: dict[str, str] | None = None) -> None:
         self.root = root
         etc = root / "etc"
         etc.mkdir(parents=True, exist_ok=True)
-        (etc / "main.cf").write_text(BASE_MAIN_CF.format(root=root) + main_cf)
+        base = BASE_MAIN_CF.format(root=root) + ("" if deliver else PAUSED)
+        (etc / "main.cf").write_text(base + main_cf)
         (etc / "master.cf").write_text(master_cf)
         self.etc = etc
         self.ports = ports
         self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
+        self.env = {**os.environ, **(env or {})}
 
     @property
     def spool(self) -> Path:
@@ -82,7 +90,7 @@ class Daemon:
         self.stderr = open(self.root / "serve.stderr", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [MAILRELAY, "-c", str(self.etc), "serve", "--workers", str(self.workers)],
-            stdout=self.stderr, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=self.stderr, stderr=subprocess.STDOUT, start_new_session=True, env=self.env)
         try:
             wait_for_banner(self.ports[0], time.monotonic() + 20)
         except TimeoutError:
@@ -118,3 +126,26 @@ class Daemon:
 
     def incoming(self) -> list[str]:
         return sorted(p.name for p in (self.spool / "incoming").iterdir())
+
+    def queued(self) -> dict[str, list[str]]:
+        """Queue IDs per queue directory that holds any."""
+        found = {}
+        for name in ("maildrop", "incoming", "active", "deferred", "hold", "corrupt"):
+            path = self.spool / name
+            ids = sorted(p.name for p in path.iterdir()) if path.exists() else []
+            if ids:
+                found[name] = ids
+        return found
+
+    def wait_for_log(self, pattern: str, count: int = 1, timeout: float = 20) -> list[str]:
+        """Lines of maillog matching the regular expression, once there are *count*."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [line for line in self.maillog().splitlines() if regex.search(line)]
+            if len(lines) >= count or time.monotonic() > deadline:
+                if len(lines) < count:
+                    raise AssertionError(f"{count} x {pattern!r} not in maillog:\n"
+                                         + self.maillog())
+                return lines
+            time.sleep(0.05)

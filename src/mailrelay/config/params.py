@@ -836,6 +836,8 @@ _TABLE: tuple[Param, ...] = (
           "How long a transport marked unusable is left alone.", minimum=1),
     Param("defer_transports", "", Kind.LIST,
           "Transports whose deliveries are postponed until the queue is flushed."),
+    Param("master_service_disable", "", Kind.LIST,
+          "master.cf services not to run: types (unix, fifo) or name/type (qmgr/unix)."),
     Param("qmgr_message_active_limit", "20000", Kind.INT,
           "The maximal number of messages in the active queue.", minimum=1),
     Param("qmgr_message_recipient_limit", "20000", Kind.INT,

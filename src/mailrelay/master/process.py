@@ -3,13 +3,14 @@
 SECURITY: binds the listening sockets (the only process that does), forks workers, creates
 the queue directories.
 
-Theory of operation.  The master does no mail work: it prepares (configuration, queue
-directories, crash recovery, sockets, pid file), forks one smtpd worker per core and one
-pickup process, then waits for signals with every signal blocked (sigwaitinfo), so that no
-handler ever runs in the middle of its bookkeeping.  A worker that dies is replaced (after a
-pause if it dies young, so a broken configuration cannot make it spin); its clients see their
-connection closed.  SIGTERM/SIGINT: the workers are asked to stop (they drain), and the master
-waits for them, kills what is left after a grace time, removes its pid file and exits 0.
+Theory of operation. The master does no mail work: it prepares (configuration, queue
+directories, crash recovery, sockets, pid file), forks one smtpd worker per core, one pickup
+process and one qmgr process (which runs the delivery agents), then waits for signals with
+every signal blocked (sigwaitinfo), so that no handler ever runs in the middle of its
+bookkeeping. A worker that dies is replaced (after a pause if it dies young, so a broken
+configuration cannot make it spin); its clients see their connection closed. SIGTERM/SIGINT:
+the workers are asked to stop (they drain), and the master waits for them, kills what is left
+after a grace time, removes its pid file and exits 0.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from pathlib import Path
 
 from mailrelay.anvil import service as anvil
 from mailrelay.config.locate import ConfigSource, load_main
-from mailrelay.config.mastercf import Listener, load_master_cf, smtpd_listeners
+from mailrelay.config.mastercf import Listener, MasterCf, load_master_cf, smtpd_listeners
 from mailrelay.config.model import Config
 from mailrelay.maillog.writer import MailLog
 from mailrelay.master.pidfile import PidFile, pid_path
 from mailrelay.pickup.service import PickupSettings, run_pickup
+from mailrelay.qmgr.service import QmgrService
 from mailrelay.queue.store import QueueStore
 from mailrelay.smtpd import worker
 from mailrelay.smtpd.worker import BoundListener
@@ -76,8 +78,8 @@ class Child:
 class Master:
     def __init__(self, source: ConfigSource, workers: int | None = None) -> None:
         self.config = load_main(source)
-        master = load_master_cf(source.master_cf, self.config)
-        self.listeners = smtpd_listeners(master, self.config)
+        self.master_cf = load_master_cf(source.master_cf, self.config)
+        self.listeners = smtpd_listeners(self.master_cf, self.config)
         self.maillog = MailLog.from_config(self.config, stream=sys.stderr)
         self.store = QueueStore(state_path(self.config, "queue_directory"),
                                 long_ids=self.config.get_bool("enable_long_queue_ids"))
@@ -127,10 +129,18 @@ class Master:
                              float(self.config.get_time("anvil_rate_time_unit")),
                              self.maillog.logger("anvil"))
 
+        def qmgr() -> int:
+            for b in bound:
+                b.sock.close()
+            return run_qmgr_process(self.config, self.master_cf, self.store, self.maillog)
+
         # anvil first, so the workers find its socket when their first client comes.
         self.children = [Child("anvil", anvil_)]
+        if not service_disabled(self.config, "qmgr"):
+            self.children.append(Child("qmgr", qmgr))
         self.children += [Child("smtpd", smtpd) for _ in range(self.workers)]
-        self.children.append(Child("pickup", pickup))
+        if not service_disabled(self.config, "pickup"):
+            self.children.append(Child("pickup", pickup))
 
     def _spawn(self, child: Child) -> None:
         pid = os.fork()
@@ -190,6 +200,35 @@ class Master:
                     self.log(f"warning: {child.role} died young: pausing before a restart")
                     time.sleep(YOUNG)
                 self._spawn(child)
+
+
+def service_disabled(config: Config, name: str) -> bool:
+    """Postfix's master_service_disable for the internal services (qmgr, pickup): a type
+    (``unix``, ``fifo``: both are internal here) or ``name/type``; how a benchmark or an
+    operator pauses the delivery side while smtpd keeps accepting."""
+    for item in config.get_list("master_service_disable"):
+        service, slash, kind = item.lower().rpartition("/")
+        if not slash:
+            service, kind = "", item.lower()
+        if kind in ("unix", "fifo") and service in ("", name):
+            return True
+    return False
+
+
+def run_qmgr_process(config: Config, master_cf: MasterCf, store: QueueStore,
+                     maillog: MailLog) -> int:
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        await QmgrService(config, master_cf, store, maillog).run(stop)
+
+    try:
+        worker.run_loop(main())
+    except Exception as e:
+        print(f"mailrelay/qmgr: fatal: {e}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def run_pickup_process(config: Config, store: QueueStore, maillog: MailLog) -> int:

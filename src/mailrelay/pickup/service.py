@@ -38,11 +38,9 @@ import contextlib
 import math
 import os
 import socket
-import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from mailrelay.cleanup.headers import Arrival, pickup_received_header
 from mailrelay.cleanup.message import cleanup
@@ -53,14 +51,14 @@ from mailrelay.cleanup.submission import (
     envelope_recipient,
 )
 from mailrelay.config.model import Config
+from mailrelay.queue import trigger
 from mailrelay.queue.queuefile import QueuedMessage
 from mailrelay.queue.record import Client, Envelope, QueueFileError, Recipient
 from mailrelay.queue.store import MessageNotFound, Queue, QueueStore
 
 #: The wake-up socket, relative to the queue directory (Postfix: a FIFO of the same name).
-PICKUP_SOCKET = "public/pickup"
-#: What a wake-up datagram holds (Postfix's TRIGGER_REQ_WAKEUP).
-WAKEUP = b"W"
+PICKUP_SOCKET = trigger.PICKUP
+WAKEUP = trigger.WAKEUP
 _BODY_TYPES = frozenset({"", "7BIT", "8BITMIME"})
 _DSN_RET = frozenset({"", "FULL", "HDRS"})
 _DAY = 86400.0
@@ -180,6 +178,7 @@ def _enqueue(store: QueueStore, settings: PickupSettings, log: Log, message: Que
         queue_id = store.commit(draft, envelope)
     log(f"{queue_id}: uid={uid} from=<{env.sender}>")
     log(f"{queue_id}: message-id={cleaned.message_id or '<>'}")
+    trigger.send(store.directory, trigger.QMGR, trigger.INCOMING + queue_id.encode())
     return queue_id
 
 
@@ -225,37 +224,12 @@ def _quarantine(store: QueueStore, log: Log, maildrop_id: str, reason: str) -> N
 
 def wake_pickup(queue_directory: str | os.PathLike[str]) -> bool:
     """sendmail's poke: one datagram to ``public/pickup``; False when no pickup listens."""
-    path = os.path.join(queue_directory, PICKUP_SOCKET)
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            sock.setblocking(False)
-            sock.sendto(WAKEUP, path)
-    except OSError:
-        return False
-    return True
+    return trigger.send(queue_directory, PICKUP_SOCKET, WAKEUP)
 
 
 def bind_wakeup_socket(queue_directory: str | os.PathLike[str]) -> socket.socket:
     """Bind ``public/pickup`` (0666; ``public/`` made 0755 if missing), replacing a stale one."""
-    public = Path(queue_directory) / os.path.dirname(PICKUP_SOCKET)
-    try:
-        os.mkdir(public, 0o755)
-        os.chmod(public, 0o755)
-    except FileExistsError:
-        pass
-    path = Path(queue_directory) / PICKUP_SOCKET
-    with contextlib.suppress(FileNotFoundError):
-        if not stat.S_ISDIR(os.lstat(path).st_mode):
-            os.unlink(path)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    try:
-        sock.setblocking(False)
-        sock.bind(str(path))
-        os.chmod(path, 0o666)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
+    return trigger.bind(queue_directory, PICKUP_SOCKET, 0o666)
 
 
 async def run_pickup(store: QueueStore, settings: PickupSettings | CleanupSettings, log: Log,

@@ -11,7 +11,8 @@ util.durable), never edited in place, so it needs no in-place tricks.  It uses t
 
     preamble   "MRQL"  version:u16  reserved:u16 (zero)
     record W   a delay warning was sent for this message, optional, empty
-    record d*  recipient index:u32, then fields: address, DSN status, DSN action, reason
+    record d*  recipient index:u32, then fields: address, DSN status, DSN action, reason,
+               DSN diagnostic code, remote MTA
     record E   end of file (empty)
 
 The recipient's address is repeated so that a reader can tell a log that belongs to another
@@ -52,6 +53,8 @@ class RecipientStatus:
     status: str  # enhanced status code, e.g. "4.4.1"
     action: str  # DSN action: "delayed", "failed", ...
     reason: str  # what mailq shows in parentheses
+    diagnostic: str = ""  # DSN Diagnostic-Code ("smtp; 451 4.3.0 ..."), for the notices
+    remote_mta: str = ""  # DSN Remote-MTA ("dns; mx.example.com")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,7 @@ def encode_status_log(log: StatusLog) -> bytes:
     for e in log.entries:
         if not 0 <= e.recipient < 2**32:
             raise ValueError(f"bad recipient index {e.recipient}")
-        texts = (e.address, e.status, e.action, e.reason)
+        texts = (e.address, e.status, e.action, e.reason, e.diagnostic, e.remote_mta)
         parts.append(frame(b"d", _INDEX.pack(e.recipient) + pack_fields(*map(to_bytes, texts))))
     parts.append(frame(b"E", b""))
     return b"".join(parts)
@@ -88,8 +91,10 @@ def decode_status_log(data: bytes) -> StatusLog:
         if len(payload) < _INDEX.size:
             raise CorruptQueueFile("status entry too short", at)
         (index,) = _INDEX.unpack_from(payload, 0)
-        address, status, action, reason = map(to_str, unpack_fields(payload[4:], 4, at))
-        entries.append(RecipientStatus(index, address, status, action, reason))
+        address, status, action, reason, diagnostic, remote_mta = map(
+            to_str, unpack_fields(payload[4:], 6, at))
+        entries.append(RecipientStatus(index, address, status, action, reason, diagnostic,
+                                       remote_mta))
     return StatusLog(tuple(entries), warning_sent)
 
 

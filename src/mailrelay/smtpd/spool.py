@@ -26,7 +26,7 @@ from mailrelay.cleanup.headers import Arrival, received_header
 from mailrelay.cleanup.message import Cleaned, cleanup
 from mailrelay.cleanup.settings import CleanupSettings
 from mailrelay.mail.esmtp import MailParams, Notify, RcptParams
-from mailrelay.queue import record
+from mailrelay.queue import record, trigger
 from mailrelay.queue.queuefile import Draft
 from mailrelay.queue.store import Queue, QueueStore
 
@@ -107,6 +107,8 @@ class Spool:
         self.store = store
         self.settings = settings
         self.incoming = incoming or GroupSync(store, Queue.INCOMING)
+        #: qmgr's wake-up: it takes the message at once, without scanning incoming/.
+        self.qmgr = trigger.Sender(store.directory, trigger.QMGR)
 
     async def open(self, txn: Transaction) -> str:
         """Create the queue file (first accepted RCPT); returns its queue ID.
@@ -166,4 +168,5 @@ class Spool:
             txn.draft = None
             txn.chunks.clear()
         await self.incoming.sync()  # the rename is durable: now 250 may be said
+        self.qmgr.send(trigger.INCOMING + draft.queue_id.encode())
         return cleaned

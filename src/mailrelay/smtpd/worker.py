@@ -158,7 +158,7 @@ async def serve(config: Config, bound: Sequence[BoundListener], store: QueueStor
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-def _run(main: Coroutine[object, object, None]) -> None:
+def run_loop(main: Coroutine[object, object, None]) -> None:
     """uvloop when it is installed: its accept, transports and writes cost less CPU per
     connection than the default loop's, and a relay's clients connect once per message."""
     try:
@@ -173,7 +173,7 @@ def run(config: Config, bound: Sequence[BoundListener], store: QueueStore,
         maillog: MailLog) -> int:
     """A worker process's main (called in the child after fork)."""
     try:
-        _run(serve(config, bound, store, maillog))
+        run_loop(serve(config, bound, store, maillog))
     except Exception as e:
         print(f"mailrelay/smtpd: fatal: {e}", file=sys.stderr)
         return 1
