@@ -221,3 +221,40 @@ async def test_an_unknown_transport_defers_with_mail_transport_unavailable(
     queue_id = harness.enqueue("bob@example.com")
     await harness.run_until(lambda: queue_id in harness.ids(Queue.DEFERRED))
     assert "status=deferred (mail transport unavailable)" in harness.log()
+
+
+@pytest.mark.parametrize("flush", [b"F", b"F{id}", b"Sexample.com"])
+async def test_a_flush_trigger_retries_deferred_mail_before_its_time(
+        harness: Harness, flush: bytes) -> None:
+    from mailrelay.queue import trigger
+
+    agent = harness.agent(sent)
+    queue_id = harness.enqueue("bob@example.com")
+    harness.store.move(Queue.INCOMING, queue_id, Queue.DEFERRED)
+    later = time.time() + 3600
+    os.utime(harness.store.path(Queue.DEFERRED, queue_id), (later, later))
+    stop = asyncio.Event()
+    task = asyncio.create_task(harness.service.run(stop))
+    await asyncio.sleep(0.1)
+    assert agent.requests == []  # not due: the startup scan left it alone
+    trigger.send(harness.store.directory, trigger.QMGR,
+                 flush.replace(b"{id}", queue_id.encode()))
+    started = time.monotonic()
+    while "removed" not in harness.log():
+        assert time.monotonic() - started < 2, "the flush was not heard"
+        await asyncio.sleep(0.01)
+    stop.set()
+    await task
+    assert len(agent.requests) == 1
+
+
+async def test_a_message_deleted_during_its_delivery_is_not_resurrected(
+        harness: Harness) -> None:
+    def delete_then_defer(request: DeliveryRequest) -> list[RecipientResult]:
+        harness.store.remove(Queue.ACTIVE, request.queue_id)  # postsuper -d meanwhile
+        return refused(request)
+
+    harness.agent(delete_then_defer)
+    harness.enqueue("bob@example.com")
+    await harness.run_until(lambda: "removed" in harness.log())
+    assert harness.ids(Queue.DEFERRED) == harness.ids(Queue.ACTIVE) == []

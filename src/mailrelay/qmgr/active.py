@@ -177,6 +177,9 @@ async def deliver_message(ctx: Context, queue_id: str) -> None:
             await _settle(ctx, job, previous)
         except QueueFileError as exc:
             _quarantine(ctx, queue_id, str(exc))
+        except (MessageNotFound, FileNotFoundError):
+            # postsuper -d while it was being delivered: nothing left to settle.
+            ctx.log(f"{queue_id}: removed")
 
 
 def _read_defer_log(ctx: Context, queue_id: str) -> StatusLog | None:

@@ -128,7 +128,9 @@ class QmgrService:
                     self.store.path(Queue.INCOMING, queue_id)  # a valid name, or ignored
                     self.queued(queue_id)
             elif data.startswith(trigger.FLUSH):
-                self.scan_deferred(flush=True)
+                self.flush(data[1:].decode("ascii", "replace"))
+            elif data.startswith(trigger.SITE):
+                self.flush_site(data[1:].decode("utf-8", "replace"))
             else:
                 self.scan_incoming()
 
@@ -141,6 +143,29 @@ class QmgrService:
         for found in self.store.scan(Queue.DEFERRED):
             if flush or found.mtime <= now:
                 self._offer(found.queue_id, Queue.DEFERRED)
+
+    def flush(self, queue_id: str = "") -> None:
+        """postqueue -f (every deferred message now) or -i ID (that one, deferred or held
+        back by nothing else)."""
+        if not queue_id:
+            self.scan_deferred(flush=True)
+            return
+        with contextlib.suppress(ValueError):
+            if self.store.path(Queue.DEFERRED, queue_id).exists():
+                self._offer(queue_id, Queue.DEFERRED)
+
+    def flush_site(self, site: str) -> None:
+        """postqueue -s SITE: deferred mail with a recipient in that domain, now."""
+        site = site.lower().strip().strip("[]")
+        for queue_id in list(self.store.ids(Queue.DEFERRED)):
+            try:
+                with self.store.open(Queue.DEFERRED, queue_id) as message:
+                    domains = {r.address.rpartition("@")[2].lower()
+                               for r in message.envelope.recipients if not r.done}
+            except Exception:  # gone, or corrupt: qmgr deals with it when it is due
+                continue
+            if site in domains:
+                self._offer(queue_id, Queue.DEFERRED)
 
     def recover_active(self) -> None:
         for queue_id in sorted(self.store.ids(Queue.ACTIVE)):

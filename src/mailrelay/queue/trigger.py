@@ -20,11 +20,13 @@ from pathlib import Path
 #: pickup's wake-up socket and qmgr's, relative to the queue directory.
 PICKUP = "public/pickup"
 QMGR = "private/qmgr"
-#: Postfix's TRIGGER_REQ_WAKEUP; qmgr also takes ``I<queue id>`` (new in incoming) and ``F``
-#: (flush: deferred mail now).
+#: Postfix's TRIGGER_REQ_WAKEUP; qmgr also takes ``I<queue id>`` (new in incoming), ``F``
+#: (flush: every deferred message now), ``F<queue id>`` (that one) and ``S<domain>`` (the
+#: deferred mail for that site): postqueue -f, -i and -s.
 WAKEUP = b"W"
 INCOMING = b"I"
 FLUSH = b"F"
+SITE = b"S"
 
 
 def send(queue_directory: str | os.PathLike[str], name: str, data: bytes) -> bool:
