@@ -7,8 +7,9 @@ Theory of operation
 -------------------
 New mail is delivered at once: smtpd and pickup send ``I<queue id>`` to ``private/qmgr``
 right after the message is durable in incoming/, and the service takes it from there with
-no directory scan.  A datagram can be lost (a full socket buffer), so incoming/ is also
-scanned at start and every few seconds; a trigger or a scan only *names* a file, the rename
+no directory scan.  A datagram can be lost (the socket queues only a few), so incoming/ is
+also scanned: at start, every few seconds when quiet, and every quarter second while mail
+is flowing; a trigger or a scan only *names* a file, the rename
 into active/ is what claims it, so a name seen twice is delivered once.
 
 Deferred mail is taken when its time has come: the deferred queue is scanned every
@@ -46,8 +47,11 @@ from mailrelay.queue.store import MessageNotFound, Queue, QueueStore
 from mailrelay.route.resolve import Classify, Routes
 from mailrelay.util.diagnostic import Fatal
 
-#: How often incoming/ is scanned for messages whose trigger was lost.
+#: How often incoming/ is scanned for messages whose trigger was lost: when quiet, and while
+#: mail is flowing.  A Unix datagram socket queues only net.unix.max_dgram_qlen datagrams (10
+#: by default): under load, triggers are lost, so a busy qmgr looks at incoming/ itself.
 INCOMING_SCAN = 5.0
+INCOMING_SCAN_BUSY = 0.25
 #: How long deliveries in flight may take to finish once stop is asked.
 STOP_GRACE = 10.0
 
@@ -213,12 +217,16 @@ class QmgrService:
                 self._feed()
                 self._wake.clear()
                 now = time.monotonic()
+                if self._tasks or self._waiting:
+                    next_incoming = min(next_incoming, now + INCOMING_SCAN_BUSY)
                 timeout = max(0.0, min(next_incoming, next_deferred) - now)
                 waker = asyncio.ensure_future(self._wake.wait())
                 await asyncio.wait({waker, stopper}, timeout=timeout,
                                    return_when=asyncio.FIRST_COMPLETED)
                 waker.cancel()
                 now = time.monotonic()
+                if self._tasks or self._waiting:
+                    next_incoming = min(next_incoming, now + INCOMING_SCAN_BUSY)
                 if now >= next_incoming:
                     self.scan_incoming()
                     next_incoming = now + INCOMING_SCAN
