@@ -227,12 +227,19 @@ def pid_alive(pid: int) -> bool:
 
 class Server:
     name = ""
+    #: Hooks for bench/relay_bench.py, which runs the same systems with delivery on: the
+    #: temporary directory's prefix, and the main.cf lines that pause delivery.
+    prefix = "accept-bench"
+    delivery_conf: tuple[str, ...] = ()
 
     def __init__(self, tmp_parent: Path | None, extra_conf: list[str]) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix=f"accept-bench-{self.name}-", dir=tmp_parent))
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-{self.name}-", dir=tmp_parent))
         self.dir.chmod(0o755)  # Postfix's processes run as the postfix user
         self.extra_conf = extra_conf
         self.port = free_port()
+        # Nothing listens there: with delivery paused nobody connects (relay_bench replaces
+        # it with its smtp-sink).
+        self.relayhost = f"[127.0.0.1]:{free_port()}"
         self.root_pid = 0
         LIVE.append(self)
 
@@ -271,6 +278,10 @@ class Server:
 
 class Postfix(Server):
     name = "postfix"
+    #: master.cf's services besides the smtpd listener (relay_bench adds qmgr and pickup).
+    services = POSTFIX_SERVICES
+    delivery_conf = ("# No qmgr, so nobody hands out in-flow tokens: do not wait for them.",
+                     "in_flow_delay = 0s")
 
     def __init__(self, tmp_parent: Path | None, extra_conf: list[str]) -> None:
         super().__init__(tmp_parent, extra_conf)
@@ -298,15 +309,14 @@ class Postfix(Server):
             "mydestination =",
             "alias_maps =",
             "alias_database =",
-            f"relayhost = [127.0.0.1]:{free_port()}",
+            f"relayhost = {self.relayhost}",
             "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination",
             "biff = no",
-            "# No qmgr, so nobody hands out in-flow tokens: do not wait for them.",
-            "in_flow_delay = 0s",
+            *self.delivery_conf,
             *self.extra_conf,
         ]) + "\n")
         (self.etc / "master.cf").write_text(
-            f"127.0.0.1:{self.port} inet n - n - - smtpd\n" + POSTFIX_SERVICES)
+            f"127.0.0.1:{self.port} inet n - n - - smtpd\n" + self.services)
         done = subprocess.run(["postfix", "-c", str(self.etc), "start"],
                               capture_output=True, text=True, timeout=60)
         pid_file = d / "spool" / "pid" / "master.pid"
@@ -345,6 +355,8 @@ class Postfix(Server):
 
 class Mailrelay(Server):
     name = "mailrelay"
+    # The delivery side paused, as Postfix's is (no qmgr): mail stays in incoming.
+    delivery_conf = ("master_service_disable = qmgr/unix",)
 
     def __init__(self, tmp_parent: Path | None, extra_conf: list[str], command: list[str],
                  stop_grace: float) -> None:
@@ -369,8 +381,9 @@ class Mailrelay(Server):
             "mydomain = corp.local",
             "mynetworks = 127.0.0.0/8",
             "mydestination =",
-            f"relayhost = [127.0.0.1]:{free_port()}",
+            f"relayhost = {self.relayhost}",
             "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination",
+            *self.delivery_conf,
             *self.extra_conf,
         ]) + "\n")
         (etc / "master.cf").write_text(f"127.0.0.1:{self.port} inet n - n - - smtpd\n")
