@@ -221,10 +221,13 @@ async def scripted_server(script: dict[str, Any] | None = None) -> AsyncIterator
 
 
 def free_port() -> int:
-    """A port of the range with nothing listening (for "connection refused")."""
+    """A port of the range with nothing listening (for "connection refused").
+
+    Taken from the top of the range, since servers take the lowest free port: a server
+    started after this call must not land on the "dead" port."""
     import socket
 
-    for port in PORTS:
+    for port in reversed(PORTS):
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
