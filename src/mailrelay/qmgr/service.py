@@ -80,8 +80,9 @@ def bounce_settings(config: Config, log: Logger) -> BounceSettings:
             raise Fatal(f"open {path}: {exc.strerror}", config.origin("bounce_template_file"),
                         "bounce_template_file") from None
     settings = BounceSettings.from_config(config, text)
-    for warning in settings.templates.warnings:
-        log(f"warning: {warning}")
+    if text is not None:  # the built-in templates' own remarks are not news to anyone
+        for warning in settings.templates.warnings:
+            log(f"warning: {warning}")
     return settings
 
 
