@@ -295,7 +295,12 @@ class QueueStore:
         it is not fsynced: if a crash loses it, the message is only retried sooner.
         """
         self.write_log(LogKind.DEFER, queue_id, log)
-        os.utime(self.path(queue, queue_id), (next_attempt, next_attempt))
+        try:
+            os.utime(self.path(queue, queue_id), (next_attempt, next_attempt))
+        except FileNotFoundError:  # deleted meanwhile (postsuper -d): no orphan log
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.log_path(LogKind.DEFER, queue_id))
+            raise MessageNotFound(queue_id, queue) from None
         if queue is not Queue.DEFERRED:
             self.move(queue, queue_id, Queue.DEFERRED)
 
@@ -315,7 +320,14 @@ class QueueStore:
         self.move(Queue.HOLD, queue_id, Queue.DEFERRED)
 
     def requeue(self, queue: Queue, queue_id: str) -> None:
-        """Into maildrop, to pass through cleanup again (postsuper -r)."""
+        """Into maildrop, to pass through cleanup again (postsuper -r).  The mtime becomes
+        now, as Postfix's requeue does: pickup takes it as the arrival time, and a deferred
+        file's mtime is its next attempt, not when it came."""
+        now = time.time()
+        try:
+            os.utime(self.path(queue, queue_id), (now, now))
+        except FileNotFoundError:
+            raise MessageNotFound(queue_id, queue) from None
         self.move(queue, queue_id, Queue.MAILDROP)
 
     def quarantine(self, queue: Queue, queue_id: str) -> None:
@@ -337,6 +349,8 @@ class QueueStore:
     def remove(self, queue: Queue, queue_id: str, *, durable: bool = True) -> None:
         """Delete a message and its logs (logs first: a log never outlives its message)."""
         path = self.path(queue, queue_id)
+        if not os.path.lexists(path):  # never a live message's logs for a wrong queue name
+            raise MessageNotFound(queue_id, queue)
         for kind in LogKind:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.log_path(kind, queue_id))

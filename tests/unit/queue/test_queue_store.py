@@ -159,6 +159,30 @@ def test_remove_deletes_the_message_and_its_logs(queue):
         queue.locate(queue_id)
 
 
+def test_remove_with_the_wrong_queue_leaves_the_message_and_its_logs_alone(queue):
+    queue_id = queue.enqueue(ENVELOPE, CONTENT)
+    queue.write_log(LogKind.DEFER, queue_id, StatusLog(()))
+    with pytest.raises(MessageNotFound):
+        queue.remove(Queue.DEFERRED, queue_id)
+    assert names(queue, "incoming") == [queue_id] and names(queue, "defer") == [queue_id]
+
+
+def test_deferring_a_message_deleted_meanwhile_leaves_no_orphan_log(queue):
+    queue_id = queue.enqueue(ENVELOPE, CONTENT)
+    queue.move(Queue.INCOMING, queue_id, Queue.ACTIVE, durable=False)
+    queue.remove(Queue.ACTIVE, queue_id)  # postsuper -d during the delivery
+    with pytest.raises(MessageNotFound):
+        queue.defer(Queue.ACTIVE, queue_id, StatusLog(()), time.time() + 300)
+    assert names(queue, "defer") == []
+
+
+def test_requeue_makes_the_mtime_now_as_postfix_does(queue):
+    queue_id = queue.enqueue(ENVELOPE, CONTENT)
+    queue.defer(Queue.INCOMING, queue_id, StatusLog(()), time.time() + 3600)
+    queue.requeue(Queue.DEFERRED, queue_id)
+    assert queue.stat(Queue.MAILDROP, queue_id).mtime == pytest.approx(time.time(), abs=5)
+
+
 def test_hold_and_release(queue):
     queue_id = queue.enqueue(ENVELOPE, CONTENT)
     queue.hold(Queue.INCOMING, queue_id)
