@@ -97,8 +97,8 @@ class Notify(enum.IntFlag):
     NONE = 0  # NOTIFY was not given: Postfix then behaves as for FAILURE,DELAY
     NEVER = 1
     SUCCESS = 2
-    DELAY = 4
-    FAILURE = 8
+    FAILURE = 4
+    DELAY = 8
 
 
 @dataclass(frozen=True, slots=True)
