@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mailrelay.bounce.entry import NoticeEntry, NoticeKind
-from mailrelay.bounce.headers import mail_date, quoted, reported_sender
+from mailrelay.bounce.headers import quoted, reported_sender
 from mailrelay.bounce.settings import BounceSettings
 from mailrelay.bounce.wrap import wrap
+from mailrelay.mail.date import mail_date
 from mailrelay.queue.record import Envelope
 
 

@@ -15,17 +15,11 @@ internal form and quoted where Postfix quotes them, in one of two ways (as captu
 from __future__ import annotations
 
 import re
-import time
 
 from mailrelay.maps.lookup import quote_localpart
 
 #: The local part Postfix's notices use for the null sender (at $myhostname).
 MAILER_DAEMON = "MAILER-DAEMON"
-
-
-def mail_date(when: float) -> str:
-    """Postfix's mail_date(): local time with its numeric offset and zone name."""
-    return time.strftime("%a, %e %b %Y %H:%M:%S %z (%Z)", time.localtime(when))
 
 
 def quoted(address: str) -> str:

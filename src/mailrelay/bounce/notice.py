@@ -42,10 +42,11 @@ from dataclasses import dataclass
 
 from mailrelay.bounce.dsn import recipient_text, report
 from mailrelay.bounce.entry import NoticeEntry, NoticeKind
-from mailrelay.bounce.headers import mail_date, qualify, qualify_header, quoted
+from mailrelay.bounce.headers import qualify, qualify_header, quoted
 from mailrelay.bounce.original import returned_part, returns_headers_only
 from mailrelay.bounce.settings import BounceSettings
 from mailrelay.bounce.template import Template
+from mailrelay.mail.date import mail_date
 from mailrelay.queue.record import Envelope, Notify
 
 __all__ = ["Notice", "NoticeEntry", "NoticeKind", "build_notice", "build_postmaster_copy",

@@ -13,14 +13,10 @@ import time
 from dataclasses import dataclass
 
 from mailrelay.cleanup.settings import CleanupSettings
+from mailrelay.mail.date import mail_date
 
 #: RFC 5322 field name (printable ASCII but ':'), optional white space, then ':'.
 HEADER_LINE = re.compile(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:")
-
-
-def mail_date(when: float) -> str:
-    """Postfix's mail_date(): local time with its numeric offset and zone name."""
-    return time.strftime("%a, %e %b %Y %H:%M:%S %z (%Z)", time.localtime(when))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from functools import partial
 
 from mailrelay.cleanup.header_addresses import ADDRESS_FIELDS, RESENT_FIELDS, rewrite_header
-from mailrelay.cleanup.headers import HEADER_LINE, Arrival, mail_date, message_id
+from mailrelay.cleanup.headers import HEADER_LINE, Arrival, message_id
 from mailrelay.cleanup.qualify import qualify
 from mailrelay.cleanup.settings import CleanupSettings
+from mailrelay.mail.date import mail_date
 
 CRLF = b"\r\n"
 

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 import pytest
 
 from mailrelay.bounce.headers import (
-    mail_date,
     qualify,
     qualify_header,
     quoted,
     quoted_strict,
     reported_sender,
 )
+from mailrelay.mail.date import mail_date
 
 
 @pytest.fixture(autouse=True)
