@@ -34,6 +34,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("check", "mailrelay.cli.check",
             "validate the configuration, maps and files; warn about risky settings"),
     Command("sendmail", "mailrelay.cli.sendmail", "submit mail from stdin (Postfix's sendmail)"),
+    Command("mailq", "mailrelay.cli.postqueue", "list the mail queue (Postfix's mailq)"),
+    Command("postqueue", "mailrelay.cli.postqueue",
+            "list the queue (-p, -j) or flush deferred mail (-f, -i, -s) (Postfix's postqueue)"),
+    Command("postsuper", "mailrelay.cli.postsuper",
+            "delete, hold, release, requeue or expire queued mail; check the queue "
+            "(Postfix's postsuper)"),
+    Command("postcat", "mailrelay.cli.postcat", "show a queued message (Postfix's postcat)"),
 )
 
 _BY_NAME = {c.name: c for c in COMMANDS}
