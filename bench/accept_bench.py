@@ -715,16 +715,24 @@ def main() -> int:
     finally:
         close_everything()
 
+    return report(runs, summarize(runs, systems) if runs else ([], ""), meta, interrupted,
+                  args.out, "accept",
+                  "median (min–max) over runs; CPU = the server's whole process tree; PSS at "
+                  "the end.\nDelivery paused for both; Postfix fsyncs each queue file, "
+                  "mailrelay the file and its directory.")
+
+
+def report(runs: list, summarized: tuple[list[dict], str], meta: dict, interrupted: bool,
+           out_dir: Path, prefix: str, legend: str) -> int:
+    """Print the table and its legend, write the JSON; the exit status of the benchmark."""
     if not runs:
         return 1
-    summary, table = summarize(runs, systems)
+    summary, table = summarized
     print()
     print(table)
-    print("\nmedian (min–max) over runs; CPU = the server's whole process tree; PSS at the end."
-          "\nDelivery paused for both; Postfix fsyncs each queue file, mailrelay the file and "
-          "its directory.")
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"accept-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+    print("\n" + legend)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{prefix}-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     meta["interrupted"] = interrupted
     out.write_text(json.dumps({"meta": meta, "summary": summary,
                                "runs": [asdict(r) for r in runs]}, indent=2) + "\n")

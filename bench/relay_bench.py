@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import datetime as dt
-import json
 import os
 import platform
 import shutil
@@ -49,7 +48,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -583,21 +582,11 @@ def main() -> int:
     finally:
         close_everything()
 
-    if not runs:
-        return 1
-    summary, table = summarize(runs, systems)
-    print()
-    print(table)
-    print("\nmedian (min–max) over runs; accepted = N / smtp-source's time; delivered = N / "
-          "(first sent -> last removed);\nCPU = the system's whole process tree over the "
-          "delivered time; peak PSS = largest sample (every 0.25 s).")
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"relay-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-    meta["interrupted"] = interrupted
-    out.write_text(json.dumps({"meta": meta, "summary": summary,
-                               "runs": [asdict(r) for r in runs]}, indent=2) + "\n")
-    print(f"results: {out}")
-    return 1 if interrupted or any(r.error for r in runs) else 0
+    return ab.report(runs, summarize(runs, systems) if runs else ([], ""), meta, interrupted,
+                  args.out, "relay",
+                  "median (min–max) over runs; accepted = N / smtp-source's time; delivered = "
+                  "N / (first sent -> last removed);\nCPU = the system's whole process tree "
+                  "over the delivered time; peak PSS = largest sample (every 0.25 s).")
 
 
 if __name__ == "__main__":
