@@ -256,3 +256,34 @@ def test_mx_lookup_follows_preference_and_falls_back_to_the_next_host(
     assert envelope["rcpts"][0].startswith("RCPT TO:<postmaster@mx.test>")
     d.wait_for_log(rf"to=<postmaster@mx.test>, relay=backup\.mx\.test\[127\.0\.0\.1\]:{ports[1]}"
                    r", .*status=sent")
+
+
+def test_notify_success_through_a_server_without_dsn_gets_a_relayed_notice(
+        tmp_path: Path, ports: list[int], running: list[Daemon | SmartHost | DnsServer]) -> None:
+    host = smarthost(tmp_path, ports[1], running, keywords=["PIPELINING", "8BITMIME"])
+    d = relay(tmp_path, ports, running, f"relayhost = [127.0.0.1]:{ports[1]}\n")
+    with smtplib.SMTP("127.0.0.1", ports[0], timeout=10) as client:
+        client.sendmail("alice@corp.local", ["bob@example.com"],
+                        "Subject: please confirm\r\n\r\nHello.\r\n",
+                        rcpt_options=["NOTIFY=SUCCESS"])
+    received = host.wait_for(2)
+    notices = [(e, c) for e, c in received if e["mail"].startswith("MAIL FROM:<>")]
+    [(envelope, notice)] = notices
+    assert envelope["rcpts"][0].startswith("RCPT TO:<alice@corp.local>")
+    assert b"Subject: Successful Mail Delivery Report" in notice
+    assert b"Action: relayed" in notice and b"Final-Recipient: rfc822; bob@example.com" in notice
+    d.wait_for_log(r": sender delivery status notification: ")
+
+
+def test_a_server_with_dsn_takes_over_and_no_success_notice_is_sent(
+        tmp_path: Path, ports: list[int], running: list[Daemon | SmartHost | DnsServer]) -> None:
+    host = smarthost(tmp_path, ports[1], running, keywords=["PIPELINING", "8BITMIME", "DSN"])
+    d = relay(tmp_path, ports, running, f"relayhost = [127.0.0.1]:{ports[1]}\n")
+    with smtplib.SMTP("127.0.0.1", ports[0], timeout=10) as client:
+        client.sendmail("alice@corp.local", ["bob@example.com"],
+                        "Subject: please confirm\r\n\r\nHello.\r\n",
+                        rcpt_options=["NOTIFY=SUCCESS"])
+    [(envelope, _)] = host.wait_for(1)
+    assert "NOTIFY=SUCCESS" in envelope["rcpts"][0]  # passed on: the next hop reports
+    d.wait_for_log(r": removed")
+    assert "notification" not in d.maillog()

@@ -21,7 +21,7 @@ from mailrelay.config.model import Config
 from mailrelay.maillog.writer import MailLog
 from mailrelay.qmgr.request import DeliveryRequest, RecipientResult, Status
 from mailrelay.qmgr.service import QmgrService
-from mailrelay.queue.record import Envelope, Recipient
+from mailrelay.queue.record import Envelope, Notify, Recipient
 from mailrelay.queue.store import LogKind, Queue, QueueStore
 
 MAIN_CF = """\
@@ -258,3 +258,31 @@ async def test_a_message_deleted_during_its_delivery_is_not_resurrected(
     harness.enqueue("bob@example.com")
     await harness.run_until(lambda: "removed" in harness.log())
     assert harness.ids(Queue.DEFERRED) == harness.ids(Queue.ACTIVE) == []
+
+
+async def test_a_reused_connection_is_logged_with_conn_use(harness: Harness) -> None:
+    def reused(request: DeliveryRequest) -> list[RecipientResult]:
+        return [RecipientResult(r.index, Status.SENT, "2.0.0", "250 2.0.0 Ok",
+                                "127.0.0.1[127.0.0.1]:2526", conn_use=2)
+                for r in request.recipients]
+
+    harness.agent(reused)
+    harness.enqueue("bob@example.com")
+    await harness.run_until(lambda: "removed" in harness.log())
+    assert "relay=127.0.0.1[127.0.0.1]:2526, conn_use=2, delay=" in harness.log()
+
+
+async def test_notify_success_with_a_relayed_action_queues_a_success_notice(
+        harness: Harness) -> None:
+    def relayed(request: DeliveryRequest) -> list[RecipientResult]:
+        return [RecipientResult(r.index, Status.SENT, "2.0.0", "250 2.0.0 Ok",
+                                "127.0.0.1[127.0.0.1]:2526", action="relayed")
+                for r in request.recipients]
+
+    harness.agent(relayed)
+    env = Envelope("alice@corp.local", (Recipient("bob@example.com", "rfc822;bob@example.com",
+                                                  Notify.SUCCESS),), time.time())
+    queue_id = harness.store.enqueue(env, CONTENT)
+    await harness.run_until(lambda: f"{queue_id}: removed" in harness.log())
+    assert f"{queue_id}: sender delivery status notification: " in harness.log()
+    assert harness.ids(Queue.INCOMING) or "from=<>, size=" in harness.log()

@@ -185,8 +185,8 @@ def mailbox_file(sender: str, recipient: DeliveryRecipient, content: bytes,
 
 
 def _result(recipient: DeliveryRecipient, status: Status, dsn: str, reason: str,
-            ) -> RecipientResult:
-    return RecipientResult(recipient.index, status, dsn, reason, relay=RELAY)
+            action: str = "") -> RecipientResult:
+    return RecipientResult(recipient.index, status, dsn, reason, relay=RELAY, action=action)
 
 
 class LocalAgent:
@@ -298,7 +298,8 @@ class LocalAgent:
         except OSError as e:
             self._log(f"warning: {request.queue_id}: forward: {e}")
             return _result(recipient, Status.DEFERRED, "4.3.0", "queue file write error")
-        return _result(recipient, Status.SENT, "2.0.0", f"forwarded as {queue_id}")
+        return _result(recipient, Status.SENT, "2.0.0", f"forwarded as {queue_id}",
+                       "expanded")
 
     # -- mailbox ----------------------------------------------------------------------------
 
@@ -329,4 +330,5 @@ class LocalAgent:
         except maildir.MaildirError as e:
             status = Status.DEFERRED if e.temporary else Status.BOUNCED
             return _result(recipient, status, e.dsn, f"maildir delivery failed: {e.reason}")
-        return _result(recipient, Status.SENT, "2.0.0", "delivered to maildir")
+        return _result(recipient, Status.SENT, "2.0.0", "delivered to maildir",
+                       "delivered")

@@ -316,6 +316,8 @@ class SmtpAgent:
                     continue
                 await connection.send_content(data)
         self._log_notes(connection, attempt)
+        attempt.server_dsn = client.features.dsn
+        attempt.conn_use = connection.reuse_count + 1
         attempt.record_each(event.outcomes, recipients, final=final, relay=endpoint.relay,
                             hostname=endpoint.hostname, decided=connection.decided)
         attempt.session_over()

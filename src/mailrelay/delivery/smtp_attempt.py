@@ -59,6 +59,10 @@ class Attempt:
         self.results: dict[int, RecipientResult] = {}
         self.last: Failure | None = None
         self._setup_done: float | None = None
+        #: The server of the current session announced DSN: it reports success itself.
+        self.server_dsn = False
+        #: Transactions the current connection has carried, this one included.
+        self.conn_use = 0
 
     # -- sessions ----------------------------------------------------------------------
 
@@ -69,6 +73,7 @@ class Attempt:
     def session_over(self) -> None:
         """Postfix resets the set-up time when a session ends; the next one starts over."""
         self._setup_done = None
+        self.conn_use = 0
 
     # -- outcomes ----------------------------------------------------------------------
 
@@ -152,4 +157,6 @@ class Attempt:
             relay=relay,
             diagnostic=f"smtp; {reply.flat}" if reply is not None else "",
             remote_mta=f"dns; {hostname}" if reply is not None and hostname else "",
-            setup_time=setup, transmit_time=transmit)
+            setup_time=setup, transmit_time=transmit,
+            action="relayed" if status is Status.SENT and not self.server_dsn else "",
+            conn_use=self.conn_use if reply is not None else 0)

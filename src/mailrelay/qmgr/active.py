@@ -289,8 +289,9 @@ def _record(ctx: Context, job: _Job, result: RecipientResult, address: str, daem
     c, d = result.setup_time, result.transmit_time
     original = env.recipients[result.index].original
     orig = f"orig_to=<{original}>, " if original and original != address else ""
+    use = f"conn_use={result.conn_use}, " if result.conn_use > 1 else ""
     ctx.maillog.write(daemon, (
-        f"{job.queue_id}: to=<{address}>, {orig}relay={result.relay}, "
+        f"{job.queue_id}: to=<{address}>, {orig}relay={result.relay}, {use}"
         f"delay={pretty_delay(now - arrival)}, delays={pretty_delay(a)}/{pretty_delay(b)}/"
         f"{pretty_delay(c)}/{pretty_delay(d)}, dsn={result.dsn}, "
         f"status={result.status.value} ({result.reason})"))
@@ -300,7 +301,13 @@ def _entry(job: _Job, index: int, result: RecipientResult, address: str,
            action: str) -> NoticeEntry:
     rcpt = job.envelope.recipients[index]
     return NoticeEntry(address or rcpt.address, rcpt.orcpt, rcpt.original, result.dsn, action,
-                       result.reason, result.diagnostic, result.remote_mta)
+                       result.reason, result.diagnostic, result.remote_mta,
+                       relay=result.relay if action in _SUCCESS_ACTIONS else "",
+                       notify=rcpt.notify)
+
+
+#: The actions of a success notice (the relay reports them itself; see RecipientResult).
+_SUCCESS_ACTIONS = frozenset({"relayed", "delivered", "expanded"})
 
 
 async def _settle(ctx: Context, job: _Job, previous: StatusLog | None) -> None:
@@ -308,6 +315,7 @@ async def _settle(ctx: Context, job: _Job, previous: StatusLog | None) -> None:
     forced = job.expired
     done: list[int] = []
     failed: list[NoticeEntry] = []
+    succeeded: list[NoticeEntry] = []
     delayed: list[tuple[int, RecipientResult, str]] = []
     for index, (result, address, _daemon, _started) in sorted(job.results.items()):
         if result.status is Status.DEFERRED:
@@ -316,16 +324,22 @@ async def _settle(ctx: Context, job: _Job, previous: StatusLog | None) -> None:
             done.append(index)
             if result.status is Status.BOUNCED:
                 failed.append(_entry(job, index, result, address, "failed"))
+            elif (result.action in _SUCCESS_ACTIONS
+                  and env.recipients[index].notify & Notify.SUCCESS):
+                succeeded.append(_entry(job, index, result, address, result.action))
     if delayed and (forced or ctx.settings.expired(env.arrival_time, now, env.sender)):
         ctx.log(f"{job.queue_id}: from=<{env.sender}>, status=expired, returned to sender")
         failed += [_entry(job, i, r, a, "failed") for i, r, a in delayed]
         done += [i for i, _, _ in delayed]
         delayed = []
     warned = previous.warning_sent if previous else False
-    content = job.read() if failed or delayed else b""
+    content = job.read() if failed or delayed or succeeded else b""
     if failed:
         await asyncio.to_thread(ctx.notices.send, NoticeKind.FAILURE, job.queue_id, env,
                                 failed, content)
+    if succeeded:
+        await asyncio.to_thread(ctx.notices.send, NoticeKind.SUCCESS, job.queue_id, env,
+                                succeeded, content)
     if delayed and ctx.settings.warning_due(env.arrival_time, now, warned):
         entries = [_entry(job, i, r, a, "delayed") for i, r, a in delayed
                    if env.recipients[i].notify & Notify.DELAY or not env.recipients[i].notify]

@@ -78,3 +78,10 @@ class RecipientResult:
     #: delays= c and d, in seconds.
     setup_time: float = 0.0
     transmit_time: float = 0.0
+    #: For a sent recipient, the DSN action the relay itself reports to a sender who asked
+    #: NOTIFY=SUCCESS: ``relayed`` (to a server without DSN), ``delivered`` (a mailbox),
+    #: ``expanded`` (an alias); "" when the next hop takes that duty over (it has DSN).
+    action: str = ""
+    #: How many transactions the connection has carried, this one included (Postfix logs
+    #: ``conn_use=N`` after ``relay=`` when it is more than 1).
+    conn_use: int = 0

@@ -217,6 +217,7 @@ async def test_a_cached_connection_carries_the_next_delivery_after_an_rset_probe
             second = await agent.deliver(make_request(f"[127.0.0.1]:{server.port}", "b@x"))
         await asyncio.sleep(0.1)
     assert statuses(first + second) == [("sent", "2.0.0")] * 2
+    assert [r.conn_use for r in first + second] == [1, 2]  # qmgr logs conn_use=2
     assert len(server.sessions) == 1
     commands = server.sessions[0].commands
     assert commands[:5] == ["EHLO relay.corp.local", "MAIL FROM:<s@corp.local> SIZE=63",
