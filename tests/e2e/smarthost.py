@@ -213,10 +213,14 @@ class Session:
             return
         self.server.messages += 1
         n = self.server.messages
-        (self.server.directory / f"{n}.eml").write_bytes(b"".join(chunks))
+        # The .json first and the .eml renamed into place last: a reader that sees N.eml
+        # finds both complete.
         (self.server.directory / f"{n}.json").write_text(json.dumps({
             "helo": self.helo, "mail": self.mail, "rcpts": self.rcpts, "tls": self.tls,
             "user": self.user}))
+        partial = self.server.directory / f"{n}.eml.part"
+        partial.write_bytes(b"".join(chunks))
+        partial.rename(self.server.directory / f"{n}.eml")
         await self.reply(f"250 2.0.0 Ok: queued as SMARTHOST{n}")
         self.reset()
 
