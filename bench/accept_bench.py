@@ -658,23 +658,12 @@ def main() -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _on_signal)
 
-    tmp_parent = args.tmpdir or Path(tempfile.gettempdir())
-    meta = {
-        "started": dt.datetime.now().isoformat(timespec="seconds"),
-        "host": platform.node(), "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "postfix": version(["postconf", "-d", "-h", "mail_version"]),
-        "mailrelay": version([*mailrelay_command, "--version"]) if "mailrelay" in systems else None,
-        "mailrelay_command": mailrelay_command,
-        "queue_filesystem": filesystem_of(tmp_parent.resolve()),
-        "warmup_messages": args.warmup,
-        "client": f"smtp-source -s S -m N -l L -f {SENDER} -t {RECIPIENT} 127.0.0.1:PORT "
-                  "(one connection per message)",
+    meta = common_meta(args, systems, mailrelay_command)
+    meta.update({
         "delivery": "paused: Postfix without qmgr/pickup (in_flow_delay = 0), "
-                    "mailrelay serve has no delivery",
+                    "mailrelay with master_service_disable = qmgr/unix",
         "durability": "Postfix: fsync of each queue file; mailrelay: fsync of file and directory",
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-    }
+    })
     print(f"accept benchmark: {', '.join(systems)}; {args.runs} run(s); Postfix "
           f"{meta['postfix']}; {meta['cpus']} CPUs; queues on {meta['queue_filesystem']}")
 
@@ -720,6 +709,25 @@ def main() -> int:
                   "median (min–max) over runs; CPU = the server's whole process tree; PSS at "
                   "the end.\nDelivery paused for both; Postfix fsyncs each queue file, "
                   "mailrelay the file and its directory.")
+
+
+def common_meta(args: argparse.Namespace, systems: list[str],
+                mailrelay_command: list[str]) -> dict:
+    """What both benchmarks record about the machine, the versions and the client."""
+    tmp_parent = args.tmpdir or Path(tempfile.gettempdir())
+    return {
+        "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "host": platform.node(), "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "postfix": version(["postconf", "-d", "-h", "mail_version"]),
+        "mailrelay": version([*mailrelay_command, "--version"]) if "mailrelay" in systems else None,
+        "mailrelay_command": mailrelay_command,
+        "queue_filesystem": filesystem_of(tmp_parent.resolve()),
+        "warmup_messages": args.warmup,
+        "client": f"smtp-source -s S -m N -l L -f {SENDER} -t {RECIPIENT} 127.0.0.1:PORT "
+                  "(one connection per message)",
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    }
 
 
 def report(runs: list, summarized: tuple[list[dict], str], meta: dict, interrupted: bool,

@@ -38,14 +38,11 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import datetime as dt
 import os
-import platform
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -519,26 +516,14 @@ def main() -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, ab._on_signal)
 
-    tmp_parent = args.tmpdir or Path(tempfile.gettempdir())
-    meta = {
-        "started": dt.datetime.now().isoformat(timespec="seconds"),
-        "host": platform.node(), "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "postfix": ab.version(["postconf", "-d", "-h", "mail_version"]),
-        "mailrelay": (ab.version([*mailrelay_command, "--version"])
-                      if "mailrelay" in systems else None),
-        "mailrelay_command": mailrelay_command,
-        "queue_filesystem": ab.filesystem_of(tmp_parent.resolve()),
-        "warmup_messages": args.warmup,
-        "client": f"smtp-source -s S -m N -l L -f {ab.SENDER} -t {ab.RECIPIENT} "
-                  "127.0.0.1:PORT (one connection per message)",
+    meta = ab.common_meta(args, systems, mailrelay_command)
+    meta.update({
         "sink": "smtp-sink -c [-u nobody] 127.0.0.1:SINKPORT 1000, relayhost = "
                 "[127.0.0.1]:SINKPORT",
         "delivery": "on: Postfix with qmgr and pickup, default in_flow_delay; mailrelay serve "
                     "with its qmgr (no master_service_disable)",
         "done_when": "the maillog holds warm-up + N 'QUEUEID: removed' lines",
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-    }
+    })
     print(f"relay benchmark: {', '.join(systems)}; {args.runs} run(s); Postfix "
           f"{meta['postfix']}; {meta['cpus']} CPUs; queues on {meta['queue_filesystem']}")
 
