@@ -286,3 +286,27 @@ async def test_notify_success_with_a_relayed_action_queues_a_success_notice(
     await harness.run_until(lambda: f"{queue_id}: removed" in harness.log())
     assert f"{queue_id}: sender delivery status notification: " in harness.log()
     assert harness.ids(Queue.INCOMING) or "from=<>, size=" in harness.log()
+
+
+async def test_defer_transports_wait_for_a_flush(tmp_path: Path) -> None:
+    from mailrelay.queue import trigger
+
+    harness = Harness(tmp_path, "defer_transports = smtp\n")
+    agent = harness.agent(sent)
+    queue_id = harness.enqueue("bob@example.com")
+    stop = asyncio.Event()
+    task = asyncio.create_task(harness.service.run(stop))
+    while queue_id not in harness.ids(Queue.DEFERRED):
+        await asyncio.sleep(0.01)
+    assert agent.requests == []
+    assert (f"postfix/error[{os.getpid()}]: {queue_id}: to=<bob@example.com>, relay=none, "
+            in harness.log())
+    assert "dsn=4.3.2, status=deferred (deferred transport)" in harness.log()
+    trigger.send(harness.store.directory, trigger.QMGR, trigger.FLUSH)
+    started = time.monotonic()
+    while "removed" not in harness.log():
+        assert time.monotonic() - started < 2, "the flush did not deliver"
+        await asyncio.sleep(0.01)
+    stop.set()
+    await task
+    assert len(agent.requests) == 1

@@ -119,6 +119,8 @@ class Context:
     maillog: MailLog
     log: Logger
     limits: dict[str, TransportLimits] = field(default_factory=dict)
+    #: defer_transports: mail for these waits until a flush (postqueue -f).
+    defer_transports: frozenset[str] = frozenset()
 
     def transport_limits(self, name: str) -> TransportLimits | None:
         limits = self.limits.get(name)
@@ -141,6 +143,8 @@ class _Job:
     content: bytes | None = None
     #: postsuper -e: return the pending recipients without an attempt.
     expired: bool = False
+    #: Taken by a flush (postqueue -f/-i/-s): defer_transports are delivered too.
+    flushed: bool = False
     results: dict[int, tuple[RecipientResult, str, str, float]] = field(default_factory=dict)
 
     def read(self) -> bytes:
@@ -153,7 +157,7 @@ def _deferred(index: int, dsn: str, reason: str) -> RecipientResult:
     return RecipientResult(index, Status.DEFERRED, dsn, reason)
 
 
-async def deliver_message(ctx: Context, queue_id: str) -> None:
+async def deliver_message(ctx: Context, queue_id: str, *, flushed: bool = False) -> None:
     """Deliver a message that is in active/ (the service moved it there)."""
     try:
         message = ctx.store.open(Queue.ACTIVE, queue_id, writable=True)
@@ -163,7 +167,7 @@ async def deliver_message(ctx: Context, queue_id: str) -> None:
         _quarantine(ctx, queue_id, str(exc))
         return
     with message:
-        job = _Job(queue_id, message, message.envelope, time.time())
+        job = _Job(queue_id, message, message.envelope, time.time(), flushed=flushed)
         env = job.envelope
         pending = [i for i, r in enumerate(env.recipients) if not r.done]
         ctx.log(f"{queue_id}: from=<{env.sender}>, size={message.size}, "
@@ -233,6 +237,12 @@ async def _request(ctx: Context, job: _Job, key: Key, members: list[tuple[int, R
         for index, route in members:
             _record(ctx, job, _deferred(index, "4.3.0", "mail transport unavailable"),
                     route.recipient, "qmgr", job.activated)
+        return
+    if key[0] in ctx.defer_transports and not job.flushed:
+        # Postfix hands these to its retry service: logged by error(8), 4.3.2.
+        for index, route in members:
+            _record(ctx, job, _deferred(index, "4.3.2", "deferred transport"), route.recipient,
+                    "error", time.time())
         return
     window = await ctx.destinations.acquire(key, limits)
     started = time.time()

@@ -98,7 +98,10 @@ class QmgrService:
         self.transports = Transports(config, master, maillog, self._forward)
         self.ctx = Context(store, self.settings, Routes.from_config(config, classifier(config)),
                            self.transports, Destinations(self.settings), self.notices,
-                           maillog, self.log)
+                           maillog, self.log,
+                           defer_transports=frozenset(config.get_list("defer_transports")))
+        #: Names taken by a flush: their defer_transports are delivered this time.
+        self._flushed: set[str] = set()
         #: Names waiting for room in active, by where they are now.
         self._waiting: deque[tuple[str, Queue]] = deque()
         #: Every name waiting or in flight: a second trigger or scan for it is ignored.
@@ -153,10 +156,13 @@ class QmgrService:
         """postqueue -f (every deferred message now) or -i ID (that one, deferred or held
         back by nothing else)."""
         if not queue_id:
+            for found in self.store.scan(Queue.DEFERRED):
+                self._flushed.add(found.queue_id)
             self.scan_deferred(flush=True)
             return
         with contextlib.suppress(ValueError):
             if self.store.path(Queue.DEFERRED, queue_id).exists():
+                self._flushed.add(queue_id)
                 self._offer(queue_id, Queue.DEFERRED)
 
     def flush_site(self, site: str) -> None:
@@ -170,6 +176,7 @@ class QmgrService:
             except Exception:  # gone, or corrupt: qmgr deals with it when it is due
                 continue
             if site in domains:
+                self._flushed.add(queue_id)
                 self._offer(queue_id, Queue.DEFERRED)
 
     def recover_active(self) -> None:
@@ -193,11 +200,12 @@ class QmgrService:
 
     async def _deliver(self, queue_id: str) -> None:
         try:
-            await deliver_message(self.ctx, queue_id)
+            await deliver_message(self.ctx, queue_id, flushed=queue_id in self._flushed)
         except Exception as exc:  # the file stays in active: retried at the next start
             self.log(f"warning: {queue_id}: delivery failed: {exc!r}")
         finally:
             self._known.discard(queue_id)
+            self._flushed.discard(queue_id)
             task = asyncio.current_task()
             if task is not None:
                 self._tasks.discard(task)
