@@ -310,3 +310,19 @@ async def test_defer_transports_wait_for_a_flush(tmp_path: Path) -> None:
     stop.set()
     await task
     assert len(agent.requests) == 1
+
+
+async def test_soft_bounce_defers_a_bounce_and_logs_softbounce(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, "soft_bounce = yes\n")
+
+    def unknown(request: DeliveryRequest) -> list[RecipientResult]:
+        return [RecipientResult(r.index, Status.BOUNCED, "5.1.1", "host h[1.2.3.4] said: 550 "
+                                "5.1.1 unknown (in reply to RCPT TO command)", "h[1.2.3.4]:25")
+                for r in request.recipients]
+
+    harness.agent(unknown)
+    queue_id = harness.enqueue("bob@example.com")
+    await harness.run_until(lambda: queue_id in harness.ids(Queue.DEFERRED))
+    assert "dsn=4.1.1, status=SOFTBOUNCE (host h[1.2.3.4] said: 550 5.1.1 unknown" \
+        in harness.log()
+    assert "notification" not in harness.log()

@@ -141,6 +141,7 @@ class Attempt:
 
     def _result(self, recipient: DeliveryRecipient, outcome: Outcome, relay: str,
                 hostname: str, setup: float, transmit: float) -> RecipientResult:
+        soft = False
         dsn = outcome.dsn
         if outcome.delivered:
             status = Status.SENT
@@ -148,7 +149,7 @@ class Attempt:
             status = Status.DEFERRED
         elif self._soft_bounce:
             # soft_bounce: Postfix defers with the status made 4.x.x (it logs SOFTBOUNCE).
-            status, dsn = Status.DEFERRED, "4" + dsn[1:]
+            status, dsn, soft = Status.DEFERRED, "4" + dsn[1:], True
         else:
             status = Status.BOUNCED
         reply = outcome.reply
@@ -159,4 +160,4 @@ class Attempt:
             remote_mta=f"dns; {hostname}" if reply is not None and hostname else "",
             setup_time=setup, transmit_time=transmit,
             action="relayed" if status is Status.SENT and not self.server_dsn else "",
-            conn_use=self.conn_use if reply is not None else 0)
+            conn_use=self.conn_use if reply is not None else 0, soft_bounced=soft)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -121,6 +122,8 @@ class Context:
     limits: dict[str, TransportLimits] = field(default_factory=dict)
     #: defer_transports: mail for these waits until a flush (postqueue -f).
     defer_transports: frozenset[str] = frozenset()
+    #: soft_bounce: every would-be bounce is deferred instead (a safety net while testing).
+    soft_bounce: bool = False
 
     def transport_limits(self, name: str) -> TransportLimits | None:
         limits = self.limits.get(name)
@@ -290,6 +293,9 @@ def _address(members: list[tuple[int, Route]], index: int) -> str:
 def _record(ctx: Context, job: _Job, result: RecipientResult, address: str, daemon: str,
             started: float) -> None:
     """Keep the result and log Postfix's ``to=<...>`` line for it."""
+    if ctx.soft_bounce and result.status is Status.BOUNCED:
+        result = dataclasses.replace(result, status=Status.DEFERRED, dsn="4" + result.dsn[1:],
+                                     soft_bounced=True)
     job.results[result.index] = (result, address, daemon, started)
     now = time.time()
     env = job.envelope
@@ -304,7 +310,8 @@ def _record(ctx: Context, job: _Job, result: RecipientResult, address: str, daem
         f"{job.queue_id}: to=<{address}>, {orig}relay={result.relay}, {use}"
         f"delay={pretty_delay(now - arrival)}, delays={pretty_delay(a)}/{pretty_delay(b)}/"
         f"{pretty_delay(c)}/{pretty_delay(d)}, dsn={result.dsn}, "
-        f"status={result.status.value} ({result.reason})"))
+        f"status={'SOFTBOUNCE' if result.soft_bounced else result.status.value} "
+        f"({result.reason})"))
 
 
 def _entry(job: _Job, index: int, result: RecipientResult, address: str,

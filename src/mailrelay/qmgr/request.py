@@ -85,3 +85,5 @@ class RecipientResult:
     #: How many transactions the connection has carried, this one included (Postfix logs
     #: ``conn_use=N`` after ``relay=`` when it is more than 1).
     conn_use: int = 0
+    #: A permanent failure deferred because of ``soft_bounce`` (logged ``status=SOFTBOUNCE``).
+    soft_bounced: bool = False

@@ -99,7 +99,8 @@ class QmgrService:
         self.ctx = Context(store, self.settings, Routes.from_config(config, classifier(config)),
                            self.transports, Destinations(self.settings), self.notices,
                            maillog, self.log,
-                           defer_transports=frozenset(config.get_list("defer_transports")))
+                           defer_transports=frozenset(config.get_list("defer_transports")),
+                           soft_bounce=config.get_bool("soft_bounce"))
         #: Names taken by a flush: their defer_transports are delivered this time.
         self._flushed: set[str] = set()
         #: Names waiting for room in active, by where they are now.

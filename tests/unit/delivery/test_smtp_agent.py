@@ -455,5 +455,6 @@ async def test_soft_bounce_defers_what_would_bounce_and_tries_the_next_host():
             f"[127.0.0.1]:{first.port}, [127.0.0.1]:{second.port}", "a@x"))
     # As Postfix: "dsn=4.1.1, status=SOFTBOUNCE (host ... said: 550 5.1.1 ...)".
     assert (result.status, result.dsn) == (Status.DEFERRED, "4.1.1")
+    assert result.soft_bounced  # qmgr logs status=SOFTBOUNCE
     assert result.reason.endswith("550 5.1.1 <a@x>: User unknown (in reply to RCPT TO command)")
     assert len(second.sessions) == 1
