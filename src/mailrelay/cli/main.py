@@ -41,6 +41,8 @@ COMMANDS: tuple[Command, ...] = (
             "delete, hold, release, requeue or expire queued mail; check the queue "
             "(Postfix's postsuper)"),
     Command("postcat", "mailrelay.cli.postcat", "show a queued message (Postfix's postcat)"),
+    Command("health", "mailrelay.cli.health",
+            "Nagios/keepalived check: daemon, queue size and age, relayhost"),
 )
 
 _BY_NAME = {c.name: c for c in COMMANDS}

@@ -29,8 +29,8 @@ from mailrelay.policy.peer import ClientNames
 from mailrelay.policy.request import Request
 from mailrelay.policy.verdict import Verdict
 from mailrelay.smtp import events as ev
+from mailrelay.smtp.counts import CountingConnection
 from mailrelay.smtp.framing import BareNewline
-from mailrelay.smtp.server import ServerConnection
 from mailrelay.smtp.session import State
 from mailrelay.smtp.settings import ServerSettings
 from mailrelay.smtpd.gate import Gate
@@ -81,11 +81,20 @@ class ServiceContext:
     stopping: Stopping
     #: smtpd_tls_received_header: the protocol and cipher go into Received:.
     tls_received_header: bool = False
+    #: smtpd_tls_loglevel: 1 and up log the handshake's summary.
+    tls_loglevel: int = 0
     #: The shared counters (None: no smtpd_client_*_limit is set).
     anvil: AnvilClient | None = None
     limits: Limits | None = None
     #: smtpd_client_event_limit_exceptions: (client name, address) -> not counted.
     limits_exempt: Callable[[str, str], bool] = lambda name, address: True
+
+
+#: The ends of a session that smtpd logs as ``REASON after WHERE from CLIENT``.
+_LOGGED_CLOSES = {ev.CloseReason.CLIENT_EOF: "lost connection",
+                  ev.CloseReason.TLS_FAILED: "lost connection",
+                  ev.CloseReason.TIMEOUT: "timeout",
+                  ev.CloseReason.TOO_MANY_ERRORS: "too many errors"}
 
 
 class Session:
@@ -107,9 +116,10 @@ class Session:
         if settings.bare_newline is not BareNewline.NO and ctx.bare_newline_exempt(
                 peer.name, address):
             settings = dataclasses.replace(settings, bare_newline=BareNewline.NO)
-        self.conn = ServerConnection(settings, client=self.namaddr)
+        self.conn = CountingConnection(settings, client=self.namaddr)
         self.txn: Transaction | None = None
         self.helo: str | None = None
+        self.content_bytes = 0  # of the message being received, for "after DATA (N bytes)"
         self.counted = False  # anvil counts this connection
         self.stopped = False  # Stopping cancelled this session's idle read
         self.limited = (ctx.anvil is not None and ctx.limits is not None
@@ -123,7 +133,7 @@ class Session:
         try:
             await self._loop()
         except (ConnectionError, ssl.SSLError):
-            log(f"lost connection after {self.conn.session.where} from {self.namaddr}")
+            log(f"lost connection after {self._where()} from {self.namaddr}")
         finally:
             if self.txn is not None:
                 self.ctx.spool.abort(self.txn)
@@ -131,7 +141,7 @@ class Session:
                 await self.ctx.anvil.disconnect(self.ctx.name, self.client.address)
             with contextlib.suppress(Exception):
                 self.writer.close()
-            log(f"disconnect from {self.namaddr}")
+            log(f"disconnect from {self.namaddr} {self.conn.counts.summary()}")
 
     async def _flush(self) -> None:
         data = self.conn.data_to_send()
@@ -148,13 +158,17 @@ class Session:
                 case ev.NeedData():
                     if not await self._read():
                         return
-                case ev.ConnectionClosed():
+                case ev.ConnectionClosed(reason=reason):
+                    if reason in _LOGGED_CLOSES:
+                        self.ctx.smtpd_log(f"{_LOGGED_CLOSES[reason]} after {self._where()} "
+                                           f"from {self.namaddr}")
                     return
                 case ev.Pause(seconds=seconds):
                     await asyncio.sleep(seconds)
                 case ev.StartTls():
                     await self._start_tls()
                 case ev.MessageData(data=data):
+                    self.content_bytes += len(data)
                     if self.txn is not None:
                         self.txn.chunks.append(data)
                 case ev.MessageAborted():
@@ -228,7 +242,21 @@ class Session:
             self.conn.tls_failed()
             return
         self.request = replace(self.request, tls=True)
+        self.conn.counts.succeeded("STARTTLS")
+        self._log_tls()
         self.conn.tls_started()
+
+    def _log_tls(self) -> None:
+        """Postfix's summary of the handshake (smtpd_tls_loglevel >= 1).  Anonymous: smtpd
+        asks for no client certificate.  Python's ssl does not tell the key exchange group or
+        the signature, which Postfix appends (``key-exchange X25519 server-signature ...``)."""
+        cipher = self._ssl_object()
+        described = cipher.cipher() if cipher is not None else None
+        if self.ctx.tls_loglevel < 1 or described is None:
+            return
+        name, version, bits = described
+        self.ctx.smtpd_log(f"Anonymous TLS connection established from {self.namaddr}: "
+                           f"{version} with cipher {name} ({bits}/{bits} bits)")
 
     def _notice(self, notice: ev.Notice) -> None:
         if notice.kind is ev.NoticeKind.IMPROPER_PIPELINING:
@@ -280,6 +308,7 @@ class Session:
             case ev.RcptTo(address=address, params=params):
                 reply = await self._recipient(address.address, params)
             case ev.DataCommand():
+                self.content_bytes = 0
                 reply = self._reply(await self.gate.ask(stages.data_stage, self.request))
             case ev.MessageComplete():
                 reply, queue_id = await self._end_of_data()
@@ -362,6 +391,14 @@ class Session:
             return Reply(451, "4.3.0", "Error: queue file write error"), None
         self.ctx.cleanup_log(f"{queue_id}: message-id={cleaned.message_id or '<>'}")
         return None, queue_id
+
+    def _where(self) -> str:
+        """Postfix's state for "lost connection after ...": inside DATA's content, with the
+        bytes received so far."""
+        where = self.conn.session.where
+        if where == "DATA" and self.conn.counts.open == "DATA":
+            return f"DATA ({self.content_bytes} bytes)"
+        return where
 
     def _ssl_object(self) -> ssl.SSLObject | None:
         obj = self.writer.get_extra_info("ssl_object")
