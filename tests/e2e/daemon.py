@@ -149,3 +149,21 @@ class Daemon:
                                          + self.maillog())
                 return lines
             time.sleep(0.05)
+
+    # -- daemon control (start/stop/reload...) ------------------------------------------
+
+    def command(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+        """``mailrelay -c ETC ARGS...`` against this daemon's configuration."""
+        return subprocess.run([MAILRELAY, "-c", str(self.etc), *args], capture_output=True,
+                              text=True, timeout=timeout, env=self.env)
+
+    def master_pid(self) -> int | None:
+        """The pid in the master's pid file, if there is one."""
+        try:
+            return int((self.spool / "pid" / "master.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def append_main_cf(self, text: str) -> None:
+        with open(self.etc / "main.cf", "a") as f:
+            f.write(text)

@@ -205,8 +205,6 @@ def test_the_workload_logs_the_same_lines_as_postfix_field_by_field(
     assert sorted(ours) == sorted(postfix)
 
 
-@pytest.mark.xfail(reason="smtpd/worker.py does not yet pass smtpd_tls_loglevel into "
-                   "ServiceContext.tls_loglevel", strict=True)
 def test_a_starttls_session_logs_postfixs_tls_summary_line(
         tmp_path: Path, running: list[Daemon | SmartHost]) -> None:
     daemon = run_workload(tmp_path, running)

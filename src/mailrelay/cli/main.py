@@ -27,6 +27,18 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("serve", "mailrelay.cli.serve",
             "run the relay in the foreground, logging to stderr (Postfix's start-fg)"),
+    Command("start", "mailrelay.cli.control",
+            "start the relay in the background (Postfix's postfix start)"),
+    Command("stop", "mailrelay.cli.control",
+            "stop the relay: let transactions finish, then exit (Postfix's postfix stop)"),
+    Command("abort", "mailrelay.cli.control", "stop the relay at once (Postfix's postfix abort)"),
+    Command("reload", "mailrelay.cli.control",
+            "check, then apply main.cf, master.cf and maps to new sessions "
+            "(Postfix's postfix reload)"),
+    Command("status", "mailrelay.cli.control",
+            "say whether the relay is running (Postfix's postfix status)"),
+    Command("logrotate", "mailrelay.cli.control",
+            "rotate maillog_file: rename, reopen, compress (Postfix's postfix logrotate)"),
     Command("postconf", "mailrelay.cli.postconf",
             "show or edit main.cf parameters and master.cf services (Postfix's postconf)"),
     Command("postmap", "mailrelay.cli.postmap",

@@ -1,7 +1,9 @@
 """``mailrelay serve``: Postfix's ``postfix start-fg``: run the mail system in the foreground.
 
 Logs go to stderr and to maillog_file.  SIGTERM (or Ctrl-C) stops it: listening stops at once,
-idle clients are told ``421``, transactions in progress may finish.
+idle clients are told ``421``, transactions in progress may finish.  SIGHUP reloads the
+configuration (``mailrelay reload``), SIGUSR1 reopens maillog_file, SIGQUIT aborts: see
+:mod:`mailrelay.master.process`.  This is the command of ``contrib/mailrelay.service``.
 """
 
 from __future__ import annotations

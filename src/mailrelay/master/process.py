@@ -6,16 +6,22 @@ the queue directories.
 Theory of operation. The master does no mail work: it prepares (configuration, queue
 directories, crash recovery, sockets, pid file), forks one smtpd worker per core, one pickup
 process and one qmgr process (which runs the delivery agents), then waits for signals with
-every signal blocked (sigwaitinfo), so that no handler ever runs in the middle of its
+every signal blocked (sigtimedwait), so that no handler ever runs in the middle of its
 bookkeeping. A worker that dies is replaced (after a pause if it dies young, so a broken
-configuration cannot make it spin); its clients see their connection closed. SIGTERM/SIGINT:
-the workers are asked to stop (they drain), and the master waits for them, kills what is left
-after a grace time, removes its pid file and exits 0.
+configuration cannot make it spin); its clients see their connection closed.
+
+Signals, as Postfix's master takes them where Postfix has one:
+
+- SIGTERM/SIGINT (``stop``): every child is asked to stop (smtpd workers drain), the master
+  waits for them, kills what is left after a grace time, removes its pid file and exits 0.
+- SIGQUIT (``abort``): every child is killed at once; the pid file is removed; exit 0.
+- SIGHUP (``reload``): see :mod:`mailrelay.master.reload`.  A configuration that does not
+  build is refused and logged; the running generation goes on untouched.
+- SIGUSR1 (``logrotate``): reopen maillog_file, and tell every child to do the same.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -24,30 +30,31 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TextIO
 
 from mailrelay.anvil import service as anvil
-from mailrelay.config.locate import ConfigSource, load_main
-from mailrelay.config.mastercf import Listener, MasterCf, load_master_cf, smtpd_listeners
-from mailrelay.config.model import Config
+from mailrelay.config.locate import ConfigSource
+from mailrelay.config.mastercf import Listener
 from mailrelay.maillog.writer import MailLog
+from mailrelay.master import roles
+from mailrelay.master.generation import Generation, load_generation
 from mailrelay.master.pidfile import PidFile, pid_path
-from mailrelay.pickup.service import PickupSettings, run_pickup
-from mailrelay.qmgr.service import QmgrService
+from mailrelay.master.reload import reload
+from mailrelay.master.roles import DRAIN, REOPEN, service_disabled, state_path
 from mailrelay.queue.store import QueueStore
 from mailrelay.smtpd import worker
 from mailrelay.smtpd.worker import BoundListener
 from mailrelay.util.diagnostic import Fatal
 
-SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
+           signal.SIGUSR1}
 #: A worker that exits sooner than this after its start is restarted only after a pause.
 YOUNG = 2.0
 STOP_GRACE = worker.GRACE + 5.0
 
+ListenKey = tuple[str, int]
 
-def state_path(config: Config, name: str) -> Path:
-    """A directory parameter, relative ones taken from the current directory (embedded)."""
-    return Path(os.path.abspath(config.get_str(name)))
+__all__ = ["Child", "Master", "bind", "service_disabled", "state_path"]
 
 
 def bind(listener: Listener, backlog: int) -> socket.socket:
@@ -73,23 +80,39 @@ class Child:
     main: Callable[[], int]
     pid: int = 0
     started: float = 0.0
+    #: Of an older generation: asked to finish; not replaced when it exits.
+    retiring: bool = False
+    #: Needs the listening sockets (smtpd); every other child closes them.
+    listens: bool = False
 
 
 class Master:
-    def __init__(self, source: ConfigSource, workers: int | None = None) -> None:
-        self.config = load_main(source)
-        self.master_cf = load_master_cf(source.master_cf, self.config)
-        self.listeners = smtpd_listeners(self.master_cf, self.config)
-        self.maillog = MailLog.from_config(self.config, stream=sys.stderr)
+    def __init__(self, source: ConfigSource, workers: int | None = None,
+                 stream: TextIO | None = sys.stderr) -> None:
+        self.source = source
+        self.generation = load_generation(source)
+        self.config = self.generation.config
+        self.maillog = MailLog.from_config(self.config, stream=stream)
         self.store = QueueStore(state_path(self.config, "queue_directory"),
                                 long_ids=self.config.get_bool("enable_long_queue_ids"))
         self.pidfile = PidFile(pid_path(self.store.directory))
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.children: list[Child] = []
+        #: The new generation's qmgr and pickup, each started once its predecessor has
+        #: exited: two qmgrs would deliver the same active/ file twice, two pickups would
+        #: both queue the same maildrop file.
+        self.pending: dict[str, Child] = {}
+        self.sockets: dict[ListenKey, socket.socket] = {}
         self.stopping = False
         self.log = self.maillog.logger("master")
 
-    def run(self) -> int:
+    @property
+    def backlog(self) -> int:
+        return max(self.config.get_int("smtpd_client_connection_count_limit"), 100) * 10
+
+    def run(self, ready: Callable[[], None] | None = None) -> int:
+        """Run until stopped; *ready* is called once the pid file is held and every socket
+        is bound, just before the children start (``start`` waits for it)."""
         os.umask(0o077)
         self.store.create_directories()
         state_path(self.config, "data_directory").mkdir(parents=True, exist_ok=True)
@@ -99,57 +122,85 @@ class Master:
             if report.temporary_files or report.orphan_logs:
                 self.log(f"queue recovery: removed {report.temporary_files} unfinished "
                          f"file(s) and {report.orphan_logs} orphan log(s)")
-            backlog = max(self.config.get_int("smtpd_client_connection_count_limit"), 100) * 10
-            bound = [BoundListener(lst, bind(lst, backlog)) for lst in self.listeners]
-            self._plan(bound)
-            signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+            self.sockets = self.bind_all(self.generation.listeners, {})
+            self.children = [Child("anvil", self._anvil), *self.plan(self.generation)]
+            # DRAIN stays blocked in the children until a worker's loop takes it: a reload
+            # right after another must not find a new worker that would ignore it.
+            signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS | {DRAIN})
+            if ready is not None:
+                ready()
             for child in self.children:
-                self._spawn(child)
+                self.spawn(child)
             self.log(f"daemon started -- version {self.config.get_str('mail_version')}, "
                      f"configuration {self.config.config_directory}")
             self._supervise()
         finally:
+            for sock in self.sockets.values():
+                sock.close()
             self.pidfile.release()
         self.log("terminating on signal")
         return 0
 
-    def _plan(self, bound: list[BoundListener]) -> None:
+    def bind_all(self, listeners: tuple[Listener, ...],
+                 have: dict[ListenKey, socket.socket]) -> dict[ListenKey, socket.socket]:
+        """A socket for each listener: those in *have* reused, the others bound now (all or
+        none: on an error the new ones are closed)."""
+        found: dict[ListenKey, socket.socket] = {}
+        try:
+            for listener in listeners:
+                key = (listener.host, listener.port)
+                if key not in found:
+                    found[key] = have[key] if key in have else bind(listener, self.backlog)
+        except Fatal:
+            for key, sock in found.items():
+                if key not in have:
+                    sock.close()
+            raise
+        return found
+
+    def plan(self, generation: Generation) -> list[Child]:
+        """The children of one generation (anvil, kept across reloads, is not one of them)."""
+        config, store, stream = generation.config, self.store, self.maillog.stream
+        bound = [BoundListener(lst, self.sockets[(lst.host, lst.port)])
+                 for lst in generation.listeners]
+
+        # Each child opens maillog_file itself: the master keeps no descriptor per generation.
         def smtpd() -> int:
-            return worker.run(self.config, bound, self.store, self.maillog)
+            return worker.run(config, bound, store, MailLog.from_config(config, stream))
 
         def pickup() -> int:
-            for b in bound:
-                b.sock.close()
-            return run_pickup_process(self.config, self.store, self.maillog)
-
-        def anvil_() -> int:
-            for b in bound:
-                b.sock.close()
-            return anvil.run(self.store.directory,
-                             float(self.config.get_time("anvil_rate_time_unit")),
-                             self.maillog.logger("anvil"))
+            return roles.run_pickup_process(config, store, MailLog.from_config(config, stream))
 
         def qmgr() -> int:
-            for b in bound:
-                b.sock.close()
-            return run_qmgr_process(self.config, self.master_cf, self.store, self.maillog)
+            return roles.run_qmgr_process(config, generation.master_cf, store,
+                                          MailLog.from_config(config, stream))
 
-        # anvil first, so the workers find its socket when their first client comes.
-        self.children = [Child("anvil", anvil_)]
-        if not service_disabled(self.config, "qmgr"):
-            self.children.append(Child("qmgr", qmgr))
-        self.children += [Child("smtpd", smtpd) for _ in range(self.workers)]
-        if not service_disabled(self.config, "pickup"):
-            self.children.append(Child("pickup", pickup))
+        children = []
+        if not service_disabled(config, "qmgr"):
+            children.append(Child("qmgr", qmgr))
+        children += [Child("smtpd", smtpd, listens=True) for _ in range(self.workers)]
+        if not service_disabled(config, "pickup"):
+            children.append(Child("pickup", pickup))
+        return children
 
-    def _spawn(self, child: Child) -> None:
+    def _anvil(self) -> int:
+        return anvil.run(self.store.directory, float(self.config.get_time("anvil_rate_time_unit")),
+                         self.maillog.logger("anvil"))
+
+    def spawn(self, child: Child) -> None:
         pid = os.fork()
         if pid == 0:  # the child: its own signal dispositions, its own event loop
             code = 1
             try:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+                if not child.listens:
+                    for sock in self.sockets.values():
+                        sock.close()
                 signal.signal(signal.SIGHUP, signal.SIG_IGN)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+                # A fallback for children whose event loop does not take REOPEN itself.
+                signal.signal(REOPEN, lambda *_: self.maillog.reopen())
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
                 code = child.main()
             finally:
                 sys.stdout.flush()
@@ -157,28 +208,40 @@ class Master:
                 os._exit(code)
         child.pid, child.started = pid, time.monotonic()
 
+    def signal_children(self, sig: int) -> None:
+        for c in self.children:
+            if c.pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(c.pid, sig)
+
     def _supervise(self) -> None:
         deadline: float | None = None
         while any(c.pid for c in self.children):
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            info = signal.sigtimedwait(SIGNALS, timeout if timeout is not None else 3600.0)
+            timeout = 3600.0 if deadline is None else max(0.0, deadline - time.monotonic())
+            info = signal.sigtimedwait(SIGNALS, timeout)
             if info is None:
                 if deadline is not None and time.monotonic() >= deadline:
-                    for c in self.children:
-                        if c.pid:
-                            with contextlib.suppress(ProcessLookupError):
-                                os.kill(c.pid, signal.SIGKILL)
+                    self.signal_children(signal.SIGKILL)
                 continue
-            if info.si_signo in (signal.SIGTERM, signal.SIGINT) and not self.stopping:
+            signo = info.si_signo
+            if signo in (signal.SIGTERM, signal.SIGINT) and not self.stopping:
                 self.stopping = True
+                self.pending.clear()
                 deadline = time.monotonic() + STOP_GRACE
-                for c in self.children:
-                    if c.pid:
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(c.pid, signal.SIGTERM)
-            elif info.si_signo == signal.SIGHUP:
-                self.log("warning: reload is not supported yet: restart to apply changes")
+                self.signal_children(signal.SIGTERM)
+            elif signo == signal.SIGQUIT:
+                self.stopping = True
+                self.pending.clear()
+                self.signal_children(signal.SIGKILL)
+            elif signo == signal.SIGHUP and not self.stopping:
+                self.reload()
+            elif signo == REOPEN:
+                self.maillog.reopen()
+                self.signal_children(REOPEN)
             self._reap()
+
+    def reload(self) -> None:
+        reload(self)
 
     def _reap(self) -> None:
         while True:
@@ -188,56 +251,29 @@ class Master:
                 return
             if pid == 0:
                 return
-            for child in self.children:
-                if child.pid != pid:
-                    continue
-                child.pid = 0
-                if self.stopping:
-                    break
-                code = os.waitstatus_to_exitcode(status)
-                self.log(f"warning: process {child.role} pid {pid} exit status {code}")
-                if time.monotonic() - child.started < YOUNG:
-                    self.log(f"warning: {child.role} died young: pausing before a restart")
-                    time.sleep(YOUNG)
-                self._spawn(child)
+            child = next((c for c in self.children if c.pid == pid), None)
+            if child is None:
+                continue
+            child.pid = 0
+            if child.retiring:
+                self.children.remove(child)
+                self.succeed(child.role)
+                continue
+            if self.stopping:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            self.log(f"warning: process {child.role} pid {pid} exit status {code}")
+            if time.monotonic() - child.started < YOUNG:
+                self.log(f"warning: {child.role} died young: pausing before a restart")
+                time.sleep(YOUNG)
+            self.spawn(child)
 
-
-def service_disabled(config: Config, name: str) -> bool:
-    """Postfix's master_service_disable for the internal services (qmgr, pickup): a type
-    (``unix``, ``fifo``: both are internal here) or ``name/type``; how a benchmark or an
-    operator pauses the delivery side while smtpd keeps accepting."""
-    for item in config.get_list("master_service_disable"):
-        service, slash, kind = item.lower().rpartition("/")
-        if not slash:
-            service, kind = "", item.lower()
-        if kind in ("unix", "fifo") and service in ("", name):
-            return True
-    return False
-
-
-def run_qmgr_process(config: Config, master_cf: MasterCf, store: QueueStore,
-                     maillog: MailLog) -> int:
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-        await QmgrService(config, master_cf, store, maillog).run(stop)
-
-    try:
-        worker.run_loop(main())
-    except Exception as e:
-        print(f"mailrelay/qmgr: fatal: {e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def run_pickup_process(config: Config, store: QueueStore, maillog: MailLog) -> int:
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-        await run_pickup(store, PickupSettings.from_config(config), maillog.logger("pickup"),
-                         stop, interval=float(config.get_time("queue_run_delay")) or 60.0)
-
-    asyncio.run(main())
-    return 0
+    def succeed(self, role: str) -> None:
+        """Start the pending child of *role* once no retiring one is left."""
+        if role not in self.pending or self.stopping:
+            return
+        if any(c.role == role and c.retiring and c.pid for c in self.children):
+            return
+        child = self.pending.pop(role)
+        self.children.append(child)
+        self.spawn(child)

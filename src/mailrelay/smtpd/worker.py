@@ -6,7 +6,10 @@ Several workers share each listening socket (the master binds them before forkin
 kernel spreads new connections over the cores.  A worker builds everything per service once:
 protocol settings, TLS context, access policy (with its tables), cleanup settings.  On SIGTERM
 it stops accepting, tells idle clients 421, lets sessions inside a transaction finish for up to
-``grace`` seconds, then exits.
+``grace`` seconds, then exits.  On SIGUSR2 (the master's reload: a new generation of workers
+accepts from now on) it stops accepting and lets every session run to its end on the settings
+it started with, idle ones included, then exits; a SIGTERM meanwhile turns that into a stop.
+SIGUSR1 reopens maillog_file (logrotate).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import ipaddress
 import signal
 import socket
 import ssl
-import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 
@@ -105,6 +107,7 @@ def build_runtime(config: Config, bound: BoundListener, store: QueueStore, maill
         bare_newline_exempt=exempt.match_host,
         stopping=stopping,
         tls_received_header=cfg.get_bool("smtpd_tls_received_header"),
+        tls_loglevel=cfg.get_int("smtpd_tls_loglevel"),
         anvil=anvil if limited else None,
         limits=limits if limited else None,
         limits_exempt=policy.event_limit_exceptions.match_host,
@@ -118,6 +121,11 @@ async def serve(config: Config, bound: Sequence[BoundListener], store: QueueStor
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    drain = asyncio.Event()
+    loop.add_signal_handler(signal.SIGUSR2, drain.set)
+    # The master forks workers with SIGUSR2 blocked: one sent before this point waits.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR2})
+    loop.add_signal_handler(signal.SIGUSR1, maillog.reopen)
     names = PeerNames()
     resolver = DnsPythonResolver()
     anvil = AnvilClient(store.directory, maillog.logger("smtpd"))
@@ -147,15 +155,32 @@ async def serve(config: Config, bound: Sequence[BoundListener], store: QueueStor
         servers.append(await asyncio.start_server(
             handle, sock=b.sock, ssl=runtime.wrapper,
             limit=1 << 20))
-    await stopping.wait()
+    await _first(stopping.wait(), drain.wait())
     for server in servers:
         server.close()
+    if not stopping.is_set():
+        await _first(_until_idle(sessions), stopping.wait())
     if sessions:
         _, pending = await asyncio.wait(set(sessions), timeout=GRACE)
         for task in pending:
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def _first(*waits: Coroutine[object, object, object]) -> None:
+    """Wait until one of *waits* is done; cancel the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+async def _until_idle(sessions: set[asyncio.Task[None]]) -> None:
+    while sessions:
+        await asyncio.wait(set(sessions))
 
 
 def run_loop(main: Coroutine[object, object, None]) -> None:
@@ -175,6 +200,7 @@ def run(config: Config, bound: Sequence[BoundListener], store: QueueStore,
     try:
         run_loop(serve(config, bound, store, maillog))
     except Exception as e:
-        print(f"mailrelay/smtpd: fatal: {e}", file=sys.stderr)
+        # To maillog_file too: a started (detached) daemon's stderr is /dev/null.
+        maillog.write("smtpd", f"fatal: {e}")
         return 1
     return 0
