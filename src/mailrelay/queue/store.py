@@ -158,13 +158,16 @@ class QueueStore:
             return Draft(directory, MAILDROP_FILE_MODE, long_ids=self.long_ids, maildrop=True)
         raise ValueError(f"new messages go to incoming or maildrop, not {queue.value}")
 
-    def commit(self, draft: Draft, envelope: Envelope, *, sync: bool = True) -> str:
+    def commit(self, draft: Draft, envelope: Envelope, *, sync: bool = True,
+               hold: bool = False) -> str:
         """Seal *draft* with *envelope* and rename it into its queue; returns the queue ID.
 
         Durable when this returns (invariant 1), unless *sync* is false: then the caller owes
-        a `sync` of the queue before it acknowledges the message (group commit).
+        a `sync` of the queue before it acknowledges the message (group commit).  *hold*
+        (header_checks' HOLD) renames it straight into hold/, so that no qmgr scan of
+        incoming/ ever sees it.
         """
-        queue = Queue.MAILDROP if draft.maildrop else Queue.INCOMING
+        queue = Queue.MAILDROP if draft.maildrop else Queue.HOLD if hold else Queue.INCOMING
         target = self.path(queue, draft.queue_id)
         temp = draft.seal(envelope)
         try:

@@ -363,3 +363,10 @@ def test_an_unprivileged_user_can_submit_but_not_list_maildrop():
             assert message.stat.st_uid != 0
     finally:
         shutil.rmtree(top)
+
+
+def test_a_held_commit_goes_straight_into_hold(queue):
+    with queue.begin() as draft:
+        draft.write(CONTENT)
+        queue_id = queue.commit(draft, ENVELOPE, hold=True)
+    assert names(queue, "hold") == [queue_id] and names(queue, "incoming") == []
