@@ -287,3 +287,28 @@ def test_a_server_with_dsn_takes_over_and_no_success_notice_is_sent(
     assert "NOTIFY=SUCCESS" in envelope["rcpts"][0]  # passed on: the next hop reports
     d.wait_for_log(r": removed")
     assert "notification" not in d.maillog()
+
+
+def test_header_checks_reject_answers_550_with_the_tables_text_and_hold_holds(
+        tmp_path: Path, ports: list[int], running: list[Daemon | SmartHost | DnsServer]) -> None:
+    checks = tmp_path / "header_checks"
+    checks.write_text("/^Subject: reject me/ REJECT Not wanted here\n"
+                      "/^Subject: hold me/ HOLD for review\n")
+    host = smarthost(tmp_path, ports[1], running)
+    d = relay(tmp_path, ports, running, f"relayhost = [127.0.0.1]:{ports[1]}\n"
+              f"header_checks = regexp:{checks}\n")
+    with smtplib.SMTP("127.0.0.1", ports[0], timeout=10) as client, \
+            pytest.raises(smtplib.SMTPDataError) as refused:
+        client.sendmail("alice@corp.local", ["bob@example.com"],
+                        "Subject: reject me\r\n\r\nHello.\r\n")
+    # Postfix 3.7: "550 5.7.1 Not wanted here" (tests/golden/rewriting/README.md).
+    assert (refused.value.smtp_code, refused.value.smtp_error) == (550, b"5.7.1 Not wanted here")
+    d.wait_for_log(r"cleanup\[\d+\]: \w+: reject: header Subject: reject me from "
+                   r"localhost\[127\.0\.0\.1\]; from=<alice@corp\.local> to=<bob@example\.com> "
+                   r"proto=ESMTP helo=<[^>]*>: 5\.7\.1 Not wanted here")
+    send(ports[0], "alice@corp.local", ["bob@example.com"], subject="hold me")
+    send(ports[0], "alice@corp.local", ["bob@example.com"], subject="pass me")
+    [(_, content)] = host.wait_for(1)
+    assert b"Subject: pass me" in content
+    d.wait_for_log(r": removed")
+    assert list(d.queued()) == ["hold"] and host.messages()[1:] == []

@@ -1,19 +1,31 @@
 """cleanup(8) on one message: qualify the envelope, write Received:, add missing headers.
 
-Only the header section is scanned, line by line; the body is carried over as one slice, so
-the cost per message does not grow with its size beyond one copy.  Content is in SMTP form
-(CRLF line ends).  Where the header section ends with a line that is not a header, a blank
-line is put before it, as Postfix does, so the result always has a well-formed header section.
+In Postfix's order: the envelope is qualified, mapped (sender_canonical_maps,
+recipient_canonical_maps, canonical_maps: :mod:`canonical`), masqueraded (:mod:`masquerade`)
+and each recipient expanded (virtual_alias_maps: :mod:`virtual`); header_checks and
+body_checks (:mod:`content_checks`) see the header section, our Received: first, and the
+body; fields longer than header_size_limit are cut; the address headers are qualified (local
+context), mapped and masqueraded.  A table that cannot answer raises CleanupDefer (an
+OSError): the message is not accepted.
+
+Without body_checks, only the header section is scanned, line by line; the body is carried
+over as one slice, so the cost per message does not grow with its size beyond a copy.
+Content is in SMTP form (CRLF line ends).  Where the header section ends with a line that
+is not a header, a blank line is put before it, as Postfix does, so the result always has a
+well-formed header section.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
+from mailrelay.cleanup.canonical import AddressClass, OpenCanonical
+from mailrelay.cleanup.content_checks import Outcome
+from mailrelay.cleanup.fields import cut_long_fields
 from mailrelay.cleanup.header_addresses import ADDRESS_FIELDS, RESENT_FIELDS, rewrite_header
 from mailrelay.cleanup.headers import HEADER_LINE, Arrival, message_id
+from mailrelay.cleanup.masquerade import Masquerade, masquerade_header
 from mailrelay.cleanup.qualify import qualify
 from mailrelay.cleanup.settings import CleanupSettings
 from mailrelay.mail.date import mail_date
@@ -103,6 +115,13 @@ class Cleaned:
     recipients: tuple[str, ...]
     #: For the log line ``QUEUEID: message-id=<...>``: as written or added; "" when none.
     message_id: str
+    #: Warnings for the log (``warning: `` is the logger's), in order.
+    warnings: tuple[str, ...] = ()
+    #: What header_checks and body_checks decided (None when there are none); its ``log``
+    #: lines are for cleanup's log.
+    checks: Outcome | None = None
+    #: virtual_alias_maps: what each of *recipients* expanded into (None: no aliases).
+    aliases: tuple[tuple[str, ...], ...] | None = None
 
 
 _SPECIALS = set('()<>@,;:\\".[]')
@@ -150,7 +169,23 @@ def cleanup(content: bytes, sender: str, recipients: tuple[str, ...], arrival: A
     """
     sender = qualify(sender, settings)
     recipients = tuple(qualify(r, settings) for r in recipients)
-    rewrite = partial(rewrite_header, settings=settings) if local_context else None
+    warnings: list[str] = []
+    canonical = settings.canonical.open(warnings.append) if settings.canonical else None
+    if canonical is not None:
+        sender = canonical.envelope_sender(sender)
+        recipients = tuple(canonical.envelope_recipient(r) for r in recipients)
+    sender, recipients = _masquerade_envelope(settings.masquerade, sender, recipients)
+    aliases = None
+    if settings.virtual is not None:
+        maps = settings.virtual.tables()
+        aliases = tuple(tuple(settings.virtual.expand(maps, r)) for r in recipients)
+    outcome = None
+    content = received + content  # checks see cleanup's own Received: too
+    if settings.checks is not None:
+        content, outcome = settings.checks.run(arrival.queue_id, content,
+                                               check_context(arrival, sender, recipients))
+    content = cut_long_fields(content, settings.header_size_limit)
+    rewrite = _header_rewriter(settings, local_context, canonical, settings.masquerade)
     section = split_headers(content, settings.drop_headers, rewrite)
     msgid = section.message_id or ""
     extra = b""
@@ -158,5 +193,50 @@ def cleanup(content: bytes, sender: str, recipients: tuple[str, ...], arrival: A
         added, msgid = added_headers(section, sender, arrival, settings, full_name)
         extra = "".join(f"{h}\r\n" for h in added).encode("utf-8", "surrogateescape")
     separator = CRLF if section.rest and not section.rest.startswith(CRLF) else b""
-    body = received + section.headers + extra + separator + section.rest
-    return Cleaned(body, sender, recipients, msgid)
+    body = section.headers + extra + separator + section.rest
+    return Cleaned(body, sender, recipients, msgid, tuple(warnings), outcome, aliases)
+
+
+def _masquerade_envelope(masquerade: Masquerade | None, sender: str,
+                         recipients: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    if masquerade is None:
+        return sender, recipients
+    if masquerade.applies(AddressClass.ENVELOPE_SENDER):
+        sender = masquerade.address(sender)
+    if masquerade.applies(AddressClass.ENVELOPE_RECIPIENT):
+        recipients = tuple(masquerade.address(r) for r in recipients)
+    return sender, recipients
+
+
+def check_context(arrival: Arrival, sender: str, recipients: tuple[str, ...]) -> str:
+    """`` from host[addr]; from=<s> to=<r> proto=ESMTP helo=<h>`` of a checks log line."""
+    address = arrival.client_address.removeprefix("IPv6:")
+    text = f" from {arrival.client_name}[{address}];" if arrival.client_name else " from local;"
+    text += f" from=<{sender}>"
+    if recipients:
+        text += f" to=<{recipients[0]}>"
+    if arrival.protocol:
+        text += f" proto={arrival.protocol}"
+    if arrival.helo:
+        text += f" helo=<{arrival.helo}>"
+    return text
+
+
+def _header_rewriter(settings: CleanupSettings, local_context: bool,
+                     canonical: OpenCanonical | None, masquerade: Masquerade | None,
+                     ) -> Callable[[bytes], bytes | None] | None:
+    """What happens to an address header: qualification in the local context, then
+    canonical mapping and masquerading (whatever the context), as cleanup_rewrite_sender
+    and cleanup_rewrite_recip do."""
+    if not local_context and canonical is None and masquerade is None:
+        return None
+
+    def rewrite(field: bytes) -> bytes | None:
+        new = rewrite_header(field, settings) if local_context else None
+        if canonical is not None:
+            new = canonical.header(new or field) or new
+        if masquerade is not None:
+            new = masquerade_header(new or field, masquerade) or new
+        return new
+
+    return rewrite

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mailrelay.config.model import Config
+
+if TYPE_CHECKING:  # canonical's header code needs these settings: imported when used
+    from mailrelay.cleanup.canonical import Canonical
+    from mailrelay.cleanup.content_checks import InputChecks
+    from mailrelay.cleanup.masquerade import Masquerade
+    from mailrelay.cleanup.virtual import VirtualAlias
+    from mailrelay.maps.registry import MapCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,9 +27,26 @@ class CleanupSettings:
     #: message_drop_headers, lower case: removed from every message.
     drop_headers: frozenset[str] = frozenset(
         {"bcc", "content-length", "resent-bcc", "return-path"})
+    header_size_limit: int = 102400
+    #: canonical_maps and friends; None when none is set.
+    canonical: Canonical | None = None
+    #: header_checks, mime_header_checks, body_checks; None when none is set.
+    checks: InputChecks | None = None
+    #: masquerade_domains; None when empty.
+    masquerade: Masquerade | None = None
+    #: virtual_alias_maps; None when empty.
+    virtual: VirtualAlias | None = None
 
     @classmethod
-    def from_config(cls, config: Config) -> CleanupSettings:
+    def from_config(cls, config: Config, cache: MapCache | None = None) -> CleanupSettings:
+        """*cache* keeps the tables open across messages (one is made when not given)."""
+        from mailrelay.cleanup.canonical import Canonical
+        from mailrelay.cleanup.content_checks import InputChecks
+        from mailrelay.cleanup.masquerade import Masquerade
+        from mailrelay.cleanup.virtual import VirtualAlias
+        from mailrelay.maps.registry import MapCache  # (lmdb: not for sendmail's imports)
+
+        cache = cache or MapCache()
         return cls(
             myhostname=config.get_str("myhostname"),
             myorigin=config.get_str("myorigin"),
@@ -31,4 +56,9 @@ class CleanupSettings:
             append_dot_mydomain=config.get_bool("append_dot_mydomain"),
             always_add_missing_headers=config.get_bool("always_add_missing_headers"),
             drop_headers=frozenset(n.lower() for n in config.get_list("message_drop_headers")),
+            header_size_limit=config.get_int("header_size_limit"),
+            canonical=Canonical.from_config(config, cache),
+            checks=InputChecks.from_config(config, cache),
+            masquerade=Masquerade.from_config(config),
+            virtual=VirtualAlias.from_config(config, cache),
         )

@@ -30,11 +30,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from mailrelay.cleanup.address_map import CleanupDefer
 from mailrelay.config.model import Config
 from mailrelay.delivery.connection_cache import CacheKey, ConnectionCache
 from mailrelay.delivery.dns import LookupFailure, MxResolver
 from mailrelay.delivery.smtp_attempt import Attempt, Failure
 from mailrelay.delivery.smtp_connection import ConnectFailed, Endpoint, SmtpConnection
+from mailrelay.delivery.smtp_rewrite import Outgoing, OutputRewrite
 from mailrelay.delivery.smtp_security import SessionSecurity, SkipServer, secure_session
 from mailrelay.delivery.smtp_settings import AgentSettings
 from mailrelay.delivery.tls import TlsClient
@@ -79,6 +81,8 @@ class _Content:
 
     raw: bytes
     settings: ClientSettings
+    #: The envelope addresses as sent (smtp_generic_maps).
+    outgoing: Outgoing
     _encoded: dict[bool, bytes] = field(default_factory=dict)
 
     def encoded(self, downgrade: bool) -> bytes:
@@ -96,8 +100,10 @@ class _Content:
 
 class SmtpAgent:
     def __init__(self, settings: AgentSettings, log: Callable[[str], None], *,
-                 resolver: MxResolver, security: SessionSecurity | None = None) -> None:
+                 resolver: MxResolver, security: SessionSecurity | None = None,
+                 rewrite: OutputRewrite | None = None) -> None:
         self.settings = settings
+        self._rewrite = rewrite or OutputRewrite()
         self._log = log
         self._resolver = resolver
         self._security = security or SessionSecurity()
@@ -110,7 +116,8 @@ class SmtpAgent:
                     resolver: MxResolver, tls: TlsClient | None = None,
                     sasl: SaslClientSettings | None = None) -> SmtpAgent:
         return cls(AgentSettings.from_config(config), log, resolver=resolver,
-                   security=SessionSecurity.from_config(config, tls=tls, sasl=sasl))
+                   security=SessionSecurity.from_config(config, tls=tls, sasl=sasl),
+                   rewrite=OutputRewrite.from_config(config))
 
     async def close(self) -> None:
         """QUIT and close the cached connections."""
@@ -126,7 +133,16 @@ class SmtpAgent:
             attempt.note(local("4.3.5", str(error)))
             attempt.finish()
             return attempt.result_list()
-        message = _Content(content, self.settings.client)
+        try:  # smtp_generic_maps, smtp_header_checks: on the way out only
+            outgoing = self._rewrite.apply(request.queue_id, request.sender,
+                                           [r.address for r in request.recipients], content,
+                                           self._log)
+        except CleanupDefer as error:
+            self._log(f"warning: {request.queue_id}: {error}")
+            attempt.note(local("4.3.0", str(error)))
+            attempt.finish()
+            return attempt.result_list()
+        message = _Content(outgoing.content, self.settings.client, outgoing)
         self._active[request.nexthop] += 1
         try:
             for site in sites:
@@ -297,7 +313,7 @@ class SmtpAgent:
                            message: _Content, *, final: bool, key: CacheKey) -> None:
         client, endpoint = connection.client, connection.endpoint
         recipients = list(attempt.pending)
-        envelope = _envelope(attempt.request, recipients)
+        envelope = _envelope(attempt.request, recipients, message.outgoing)
         downgrade = (not self.settings.client.disable_mime_output_conversion
                      and not client.features.eight_bit_mime and envelope.body_type != "7BIT")
         keep = self._keep(attempt, site, connection)
@@ -373,11 +389,13 @@ class SmtpAgent:
                           "smtp_discard_ehlo_keyword_address_maps parameter")
 
 
-def _envelope(request: DeliveryRequest, recipients: list[DeliveryRecipient]) -> MailEnvelope:
+def _envelope(request: DeliveryRequest, recipients: list[DeliveryRecipient],
+              outgoing: Outgoing) -> MailEnvelope:
     envelope = request.envelope
     return MailEnvelope(
-        sender=request.sender,
-        recipients=tuple(MailRecipient(r.address, r.orcpt, r.notify, r.original)
+        sender=outgoing.sender,
+        recipients=tuple(MailRecipient(outgoing.recipients.get(r.address, r.address), r.orcpt,
+                                       r.notify, r.original)
                          for r in recipients),
         size=request.size, body_type=envelope.body_type, smtputf8=envelope.smtputf8,
         dsn_ret=envelope.dsn_ret, dsn_envid=envelope.dsn_envid)

@@ -42,8 +42,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mailrelay.cleanup.content_checks import FILTER_ATTRIBUTE, Outcome
 from mailrelay.cleanup.headers import Arrival, pickup_received_header
-from mailrelay.cleanup.message import cleanup
+from mailrelay.cleanup.message import Cleaned, cleanup
 from mailrelay.cleanup.settings import CleanupSettings
 from mailrelay.cleanup.submission import (
     FULL_NAME_ATTRIBUTE,
@@ -162,24 +163,52 @@ def _enqueue(store: QueueStore, settings: PickupSettings, log: Log, message: Que
                           tuple(envelope_recipient(a) for a in raw), arrival, received,
                           settings.cleanup, local_context=submission.local_context,
                           full_name=submission.full_name)
+        outcome = _checked(cleaned, log)
+        if outcome is not None and outcome.discard:
+            return draft.queue_id  # dropped, as Postfix's DISCARD
+        redirect = outcome.redirect if outcome is not None else None
         recipients: dict[Recipient, None] = {}  # duplicates go, as cleanup's been_here()
-        for given, address in zip(env.recipients, cleaned.recipients, strict=True):
-            orcpt = given.orcpt or f"rfc822;{address}"
-            original = given.address if given.address != address else ""
-            recipients[Recipient(address, orcpt, given.notify, original)] = None
+        aliases = cleaned.aliases or tuple((a,) for a in cleaned.recipients)
+        for given, expanded in zip(env.recipients, aliases, strict=True):
+            for address in (redirect,) if redirect else expanded:
+                orcpt = given.orcpt or f"rfc822;{address}"
+                original = given.address if given.address != address else ""
+                recipients[Recipient(address, orcpt, given.notify, original)] = None
+        for bcc in outcome.bcc if outcome is not None else ():
+            recipients[Recipient(bcc, f"rfc822;{bcc}")] = None
         attributes = [(REWRITE_CONTEXT_ATTRIBUTE, "local" if submission.local_context
                        else "remote")]
         if submission.full_name:
             attributes.append((FULL_NAME_ATTRIBUTE, submission.full_name))
+        if outcome is not None and outcome.filter:
+            attributes.append((FILTER_ATTRIBUTE, outcome.filter))
         envelope = Envelope(cleaned.sender, tuple(recipients), when, Client(),
                             env.dsn_ret, env.dsn_envid, env.body_type, env.smtputf8,
                             tuple(attributes))
         draft.write(cleaned.content)
-        queue_id = store.commit(draft, envelope)
+        held = outcome is not None and outcome.hold is not None
+        queue_id = store.commit(draft, envelope, hold=held)
     log(f"{queue_id}: uid={uid} from=<{env.sender}>")
     log(f"{queue_id}: message-id={cleaned.message_id or '<>'}")
+    if held:  # HOLD: committed into hold/, qmgr is not told
+        return queue_id
     trigger.send(store.directory, trigger.QMGR, trigger.INCOMING + queue_id.encode())
     return queue_id
+
+
+def _checked(cleaned: Cleaned, log: Log) -> Outcome | None:
+    """Log what cleanup decided; a REJECT refuses the submission (ValueError: the file is
+    quarantined rather than retried or passed on unfiltered)."""
+    for warning in cleaned.warnings:
+        log(f"warning: {warning}")
+    outcome = cleaned.checks
+    if outcome is None:
+        return None
+    for line in outcome.log:
+        log(line)
+    if outcome.reject is not None:
+        raise ValueError(f"message content rejected: {outcome.reject}")
+    return outcome
 
 
 def _printable(text: str) -> bool:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from mailrelay.anvil.client import AnvilClient
+from mailrelay.cleanup.content_checks import ContentRejected
 from mailrelay.mail.esmtp import RcptParams
 from mailrelay.mail.reply import Reply
 from mailrelay.maillog.writer import Logger
@@ -386,6 +387,8 @@ class Session:
         try:
             cleaned = await self.ctx.spool.commit(txn, self.client, self.helo, self._protocol(),
                                                   tls)
+        except ContentRejected as e:  # header_checks / body_checks REJECT: the table's text
+            return Reply(550, e.dsn, e.text), None
         except OSError as e:
             self.ctx.smtpd_log(f"warning: {queue_id}: queue file write error: {e}")
             return Reply(451, "4.3.0", "Error: queue file write error"), None

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mailrelay.cleanup.address_map import CleanupDefer
+from mailrelay.cleanup.content_checks import FILTER_ATTRIBUTE, ContentRejected, Outcome
 from mailrelay.cleanup.headers import Arrival, received_header
 from mailrelay.cleanup.message import Cleaned, cleanup
 from mailrelay.cleanup.settings import CleanupSettings
@@ -65,6 +68,25 @@ class Transaction:
         return self.draft.queue_id if self.draft is not None else None
 
 
+def _recipients(txn: Transaction, cleaned: Cleaned,
+                outcome: Outcome | None) -> list[record.Recipient]:
+    """The queue's recipients: as cleanup rewrote and expanded them (virtual aliases; the
+    original kept), REDIRECT's address instead of each, BCC's added."""
+    redirect = outcome.redirect if outcome is not None else None
+    # A recipient given twice with the same original address, NOTIFY and ORCPT is queued
+    # once, as cleanup's duplicate filter (been_here) does.
+    unique: dict[record.Recipient, None] = {}
+    aliases = cleaned.aliases or tuple((a,) for a in cleaned.recipients)
+    for (raw, params), expanded in zip(txn.recipients, aliases, strict=True):
+        r = _recipient(raw, params)
+        for address in (redirect,) if redirect else expanded:
+            unique[r if address == raw else
+                   record.Recipient(address, r.orcpt, r.notify, original=raw)] = None
+    for bcc in outcome.bcc if outcome is not None else ():
+        unique[record.Recipient(bcc, f"rfc822;{bcc}")] = None
+    return list(unique)
+
+
 def _recipient(address: str, params: RcptParams) -> record.Recipient:
     notify = record.Notify.NONE
     if params.notify is not None and not params.notify:
@@ -103,9 +125,12 @@ class Spool:
     """Writes accepted messages into the queue for one smtpd service."""
 
     def __init__(self, store: QueueStore, settings: CleanupSettings,
-                 incoming: GroupSync | None = None) -> None:
+                 incoming: GroupSync | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
         self.store = store
         self.settings = settings
+        #: cleanup's log (header/body checks actions, canonical warnings).
+        self.log = log or (lambda _line: None)
         self.incoming = incoming or GroupSync(store, Queue.INCOMING)
         #: qmgr's wake-up: it takes the message at once, without scanning incoming/.
         self.qmgr = trigger.Sender(store.directory, trigger.QMGR)
@@ -134,17 +159,18 @@ class Spool:
         raw_rcpts = tuple(r for r, _ in txn.recipients)
         arrival = Arrival(draft.queue_id, now, helo, client.name, client.rfc_address, protocol,
                           raw_rcpts, tls_comment)
-        cleaned = cleanup(b"".join(txn.chunks), txn.sender, raw_rcpts, arrival,
-                          received_header(arrival, self.settings), self.settings,
-                          local_context=client.local_context)
-        # A recipient given twice with the same original address, NOTIFY and ORCPT is queued
-        # once, as cleanup's duplicate filter (been_here) does.
-        unique: dict[record.Recipient, None] = {}
-        for (raw, params), address in zip(txn.recipients, cleaned.recipients, strict=True):
-            r = _recipient(raw, params)
-            unique[r if address == raw else
-                   record.Recipient(address, r.orcpt, r.notify, original=raw)] = None
-        recipients = list(unique)
+        try:
+            cleaned = cleanup(b"".join(txn.chunks), txn.sender, raw_rcpts, arrival,
+                              received_header(arrival, self.settings), self.settings,
+                              local_context=client.local_context)
+        except CleanupDefer as error:  # a table cannot answer: not accepted, never unfiltered
+            self.log(f"warning: {draft.queue_id}: {error}")
+            self.abort(txn)
+            raise
+        outcome = self._outcome(txn, cleaned)
+        if outcome is not None and outcome.discard:
+            return cleaned  # the client is told "queued", as Postfix's DISCARD does
+        recipients = _recipients(txn, cleaned, outcome)
         envelope = record.Envelope(
             sender=cleaned.sender,
             recipients=tuple(recipients),
@@ -155,18 +181,40 @@ class Spool:
             dsn_envid=txn.params.envid or "",
             body_type=txn.params.body.value if txn.params.body else "",
             smtputf8=txn.params.smtputf8,
+            attributes=((FILTER_ATTRIBUTE, outcome.filter),)
+            if outcome is not None and outcome.filter else (),
         )
         content = cleaned.content
+        hold = outcome is not None and outcome.hold is not None
 
         def write() -> None:
             draft.write(content)
-            self.store.commit(draft, envelope, sync=False)  # data fdatasynced, renamed
+            # Data fdatasynced, renamed; HOLD: straight into hold/, where qmgr never looks.
+            self.store.commit(draft, envelope, sync=hold, hold=hold)
 
         try:
             await asyncio.to_thread(write)
         finally:
             txn.draft = None
             txn.chunks.clear()
-        await self.incoming.sync()  # the rename is durable: now 250 may be said
-        self.qmgr.send(trigger.INCOMING + draft.queue_id.encode())
+        if not hold:  # (a held message's commit synced hold/ itself)
+            await self.incoming.sync()  # the rename is durable: now 250 may be said
+            self.qmgr.send(trigger.INCOMING + draft.queue_id.encode())
         return cleaned
+
+    def _outcome(self, txn: Transaction, cleaned: Cleaned) -> Outcome | None:
+        """Log what cleanup decided; a REJECT aborts the transaction (ContentRejected),
+        a DISCARD too (quietly)."""
+        for warning in cleaned.warnings:
+            self.log(f"warning: {warning}")
+        outcome = cleaned.checks
+        if outcome is None:
+            return None
+        for line in outcome.log:
+            self.log(line)
+        if outcome.reject is not None:
+            self.abort(txn)
+            raise ContentRejected(outcome.reject)
+        if outcome.discard:
+            self.abort(txn)
+        return outcome

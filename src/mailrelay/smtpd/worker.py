@@ -99,7 +99,7 @@ def build_runtime(config: Config, bound: BoundListener, store: QueueStore, maill
     context = ServiceContext(
         name=bound.listener.service.name,
         protocol=protocol,
-        spool=Spool(store, CleanupSettings.from_config(cfg)),
+        spool=Spool(store, CleanupSettings.from_config(cfg), log=maillog.logger("cleanup")),
         tls=tls,
         timeout=float(cfg.get_time("smtpd_timeout")),
         smtpd_log=maillog.logger("smtpd"),

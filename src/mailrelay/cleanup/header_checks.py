@@ -1,0 +1,119 @@
+"""header_checks(5) and body_checks(5): the table lookup and its action, for one line.
+
+Theory of operation.  Each logical header (folded lines joined with a newline, as Postfix's
+header buffer holds them, so that ``.`` in a regexp sees the whole field) or each body line is
+looked up in the table; the value's first word is the action, the rest its text.  What the
+action does to the message is the caller's business (cleanup on the way in, the smtp client
+on the way out, which allows only the actions that do not change the delivery).  This module
+parses the action, and writes the log line Postfix writes for it::
+
+    QUEUEID: replace: header From: x <a@b>: From: y <c@d>              (smtp client)
+    QUEUEID: warning: header Subject: x from host[ip]; from=<a> to=<b> proto=ESMTP helo=<h>: t
+
+The header text in the log is cut at 200 characters, as Postfix's ``%.200s``, and each
+control character (the newline and tab of a folded header) is shown as ``?``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mailrelay.cleanup.address_map import CleanupDefer
+from mailrelay.maps.base import MapError, MapLookupError
+from mailrelay.maps.lookup import Maps
+
+if TYPE_CHECKING:  # the registry imports lmdb: sendmail imports cleanup without it
+    from mailrelay.maps.registry import MapCache
+
+
+class Action(enum.Enum):
+    REJECT = "reject"
+    WARN = "warning"
+    IGNORE = "ignore"
+    REPLACE = "replace"
+    PREPEND = "prepend"
+    HOLD = "hold"
+    DISCARD = "discard"
+    DUNNO = "dunno"
+    OK = "ok"
+    INFO = "info"
+    REDIRECT = "redirect"
+    BCC = "bcc"
+    FILTER = "filter"
+    #: Not an action Postfix knows: logged, and the line is kept.
+    UNKNOWN = "unknown"
+
+
+#: What the smtp client allows (smtp_header_checks, smtp_body_checks): nothing that changes
+#: the delivery.
+OUTPUT_ACTIONS = frozenset({Action.WARN, Action.IGNORE, Action.REPLACE, Action.PREPEND,
+                           Action.DUNNO, Action.OK, Action.INFO})
+
+
+#: Fields with HDR_OPT_MIME: inspected by mime_header_checks (smtp_mime_header_checks),
+#: not header_checks, even in the primary header section.
+MIME_FIELDS = frozenset({b"content-description", b"content-disposition", b"content-id",
+                         b"content-transfer-encoding", b"content-type", b"mime-version"})
+
+
+def is_mime(field: bytes) -> bool:
+    return field[: field.find(b":")].strip().lower() in MIME_FIELDS
+
+
+class Where(enum.Enum):
+    HEADER = "header"
+    MIME_HEADER = "mime-header"
+    NESTED_HEADER = "nested-header"
+    BODY = "body"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    action: Action
+    #: The action's text (``REPLACE`` header, ``REJECT`` reply, ``REDIRECT`` address...).
+    text: str
+    #: The action word as written (for the "unknown action" warning).
+    word: str = ""
+
+
+def parse_action(value: str) -> Verdict:
+    """A table value (``REPLACE From: x``) as an action and its text."""
+    word, _, text = value.strip().partition(" ")
+    text = text.strip(" \t")
+    return Verdict(Action.__members__.get(word.upper(), Action.UNKNOWN), text, word)
+
+
+def log_line(queue_id: str, verdict: Verdict, where: Where, line: str,
+             context: str = "") -> str:
+    """Postfix's log line for an action (the smtp client passes no *context*; cleanup gives
+    `` from host[ip]; from=<...> to=<...> proto=ESMTP helo=<...>``)."""
+    shown = "".join(c if c.isprintable() else "?" for c in line[:200])
+    tail = f": {verdict.text}" if verdict.text else ""
+    return f"{queue_id}: {verdict.action.value}: {where.value} {shown}{context}{tail}"
+
+
+@dataclass(frozen=True, slots=True)
+class ContentChecks:
+    """One ``*_checks`` parameter: its tables, opened per message."""
+
+    title: str
+    spec: str
+    cache: MapCache
+
+    def tables(self) -> Maps:
+        try:
+            return self.cache.maps(self.spec, self.title)
+        except MapError as error:
+            raise CleanupDefer(f"{self.title} map lookup problem -- message not accepted, "
+                               f"try again later ({error})") from error
+
+    def check(self, maps: Maps, line: str) -> Verdict | None:
+        """The verdict for one logical line, or None when no pattern matches."""
+        try:
+            value = maps.find(line)
+        except MapLookupError as error:
+            raise CleanupDefer(f"{self.title} map lookup problem -- message not accepted, "
+                               "try again later") from error
+        return None if value is None else parse_action(value)
