@@ -53,6 +53,8 @@ COMMANDS: tuple[Command, ...] = (
             "delete, hold, release, requeue or expire queued mail; check the queue "
             "(Postfix's postsuper)"),
     Command("postcat", "mailrelay.cli.postcat", "show a queued message (Postfix's postcat)"),
+    Command("trace", "mailrelay.cli.trace",
+            "show every decision a message would meet, with the parameter; nothing is sent"),
     Command("health", "mailrelay.cli.health",
             "Nagios/keepalived check: daemon, queue size and age, relayhost"),
 )
