@@ -172,3 +172,27 @@ def test_a_broken_regexp_rule_is_reported_with_the_table_line(tmp_path):
     result = check(etc)
     assert result.returncode == 0
     assert f"line 18: smtp_generic_maps: regexp map {etc}/generic_regexp, line 2:" in result.stderr
+
+
+def test_broken_rules_and_actions_in_checks_tables_are_reported_with_file_and_line(tmp_path):
+    extra = (f"header_checks = regexp:{tmp_path}/etc/header_checks\n"
+             f"smtp_header_checks = pcre:{tmp_path}/etc/smtp_header_checks\n")
+    etc = guide(tmp_path, extra=extra)
+    (etc / "header_checks").write_text(
+        "/^Subject: (.*)/ WARN $1\n/^X-Bad: (/ REJECT\n/^X-Foo: (a)/ REJECT ${2}\n"
+        "/^X-Bar/ FROB it\n")
+    (etc / "smtp_header_checks").write_text("/^X-Bar/ REJECT no\n/^X-Ok/ REPLACE X-Ok: 1\n")
+    result = check(etc)
+    assert result.returncode == 0  # warnings: Postfix runs with such tables too
+    lines = result.stderr.splitlines()
+    table = f"{etc}/main.cf, line 18: header_checks: regexp map {etc}/header_checks"
+    assert f"mailrelay/check: warning: {table}, line 2: Unmatched ( or \\(" in lines
+    assert (f'mailrelay/check: warning: {table}, line 3: out of range replacement index "2": '
+            "skipping this rule") in lines
+    assert (f'mailrelay/check: warning: {table}, line 4: unknown action "FROB": the rule only '
+            'logs "unknown command in header_checks map" and the line is kept') in lines
+    smtp = f"{etc}/main.cf, line 19: smtp_header_checks: pcre map {etc}/smtp_header_checks"
+    assert any(line.startswith(f'mailrelay/check: warning: {smtp}, line 1: action "REJECT" '
+                               "is not supported by the smtp client") for line in lines)
+    assert "line 2" not in "".join(line for line in lines if "smtp_header_checks" in line)
+    assert lines[-1] == "mailrelay/check: 0 error(s), 4 warning(s)"

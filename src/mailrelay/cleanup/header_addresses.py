@@ -1,13 +1,17 @@
-"""Header address rewriting in the local context, as cleanup's cleanup_rewrite_sender/recip.
+"""Header address rewriting (local or remote context), as cleanup_rewrite_sender/recip.
 
 Postfix rewrites the address headers (header_opts.c: the HDR_OPT_SENDER and HDR_OPT_RECIP
 fields below) of mail in the "local" rewriting context (a client in
-local_header_rewrite_clients, or sendmail/pickup).  Captured in tests/golden/cleanup
-(header-*.postcat); the rules:
+local_header_rewrite_clients, or sendmail/pickup), and in the "remote" context (other
+clients, when remote_header_rewrite_domain is set: that domain stands for myorigin and
+mydomain, see CleanupSettings.header_context).  Captured in tests/golden/cleanup
+(header-*.postcat) and tests/golden/cleanup-rewrite-context; the rules:
 
 * The value is parsed with tok822 (:mod:`mailrelay.cleanup.tok822`); each address goes
   through trivial-rewrite's rewrite_tree(): a source route is removed (``<@a,@b:u@d>`` is
-  ``<u@d>``), ``@$myorigin`` is appended to a bare local part, ``.$mydomain`` to a domain
+  ``<u@d>``), an address without ``@`` has its bang path or percent hack turned round
+  (``site!user`` is ``user@site``, ``u%d`` is ``u@d``), ``@$myorigin`` is appended to a bare
+  local part, ``.$mydomain`` to a domain
   without a dot when append_dot_mydomain, a trailing dot is removed.  The empty address
   (``<>``, ``""``) is left alone.
 * The header is written again only when some address came out different from how it was
@@ -62,6 +66,7 @@ def rewrite_tokens(parts: list[Token], settings: CleanupSettings) -> list[Token]
         colon = next((i for i, t in enumerate(parts) if t.op(":")), None)
         if colon is not None and colon != len(parts) - 1:
             parts = parts[colon + 1 :]
+    parts = _route_operators(parts, settings)
     at = next((i for i in range(len(parts) - 1, -1, -1) if parts[i].op("@")), None)
     if at is None and settings.append_at_myorigin and settings.myorigin:
         at = len(parts)
@@ -73,6 +78,22 @@ def rewrite_tokens(parts: list[Token], settings: CleanupSettings) -> list[Token]
     if (len(parts) > 1 and parts[-1].op(".") and not parts[-2].op(".")
             and not parts[-2].op("@")):
         parts = parts[:-1]
+    return parts
+
+
+def _route_operators(parts: list[Token], settings: CleanupSettings) -> list[Token]:
+    """Without an ``@``: ``site!user`` is ``user@site`` (the first ``!``, swap_bangpath),
+    else ``user%domain`` is ``user@domain`` (the last ``%``, allow_percent_hack)."""
+    if any(t.op("@") for t in parts):
+        return parts
+    if settings.swap_bangpath:
+        bang = next((i for i, t in enumerate(parts) if t.op("!")), None)
+        if bang is not None:
+            return [*parts[bang + 1 :], Token(Kind.OPERATOR, "@"), *parts[:bang]]
+    if settings.allow_percent_hack:
+        pct = next((i for i in range(len(parts) - 1, -1, -1) if parts[i].op("%")), None)
+        if pct is not None:
+            return [*parts[:pct], Token(Kind.OPERATOR, "@"), *parts[pct + 1 :]]
     return parts
 
 

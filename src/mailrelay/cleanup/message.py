@@ -5,8 +5,8 @@ recipient_canonical_maps, canonical_maps: :mod:`canonical`), masqueraded (:mod:`
 and each recipient expanded (virtual_alias_maps: :mod:`virtual`); header_checks and
 body_checks (:mod:`content_checks`) see the header section, our Received: first, and the
 body; fields longer than header_size_limit are cut; the address headers are qualified (local
-context), mapped and masqueraded.  A table that cannot answer raises CleanupDefer (an
-OSError): the message is not accepted.
+context, or remote with remote_header_rewrite_domain), mapped and masqueraded.  A table that
+cannot answer raises CleanupDefer (an OSError): the message is not accepted.
 
 Without body_checks, only the header section is scanned, line by line; the body is carried
 over as one slice, so the cost per message does not grow with its size beyond a copy.
@@ -163,8 +163,9 @@ def cleanup(content: bytes, sender: str, recipients: tuple[str, ...], arrival: A
     """The message as it goes into the queue.
 
     *local_context* is true for a client in local_header_rewrite_clients (and for local
-    submission): only then are header addresses qualified (:mod:`header_addresses`) and
-    missing headers added, unless always_add_missing_headers.
+    submission): only then, or with remote_header_rewrite_domain set (the remote context),
+    are header addresses qualified (:mod:`header_addresses`) and missing headers added,
+    unless always_add_missing_headers.
     *full_name* is sendmail's -F (or the user's GECOS name), used in an added From:.
     """
     sender = qualify(sender, settings)
@@ -185,11 +186,12 @@ def cleanup(content: bytes, sender: str, recipients: tuple[str, ...], arrival: A
         content, outcome = settings.checks.run(arrival.queue_id, content,
                                                check_context(arrival, sender, recipients))
     content = cut_long_fields(content, settings.header_size_limit)
-    rewrite = _header_rewriter(settings, local_context, canonical, settings.masquerade)
+    context = settings.header_context(local_context)
+    rewrite = _header_rewriter(context, canonical, settings.masquerade)
     section = split_headers(content, settings.drop_headers, rewrite)
     msgid = section.message_id or ""
     extra = b""
-    if local_context or settings.always_add_missing_headers:
+    if context is not None or settings.always_add_missing_headers:
         added, msgid = added_headers(section, sender, arrival, settings, full_name)
         extra = "".join(f"{h}\r\n" for h in added).encode("utf-8", "surrogateescape")
     separator = CRLF if section.rest and not section.rest.startswith(CRLF) else b""
@@ -222,17 +224,17 @@ def check_context(arrival: Arrival, sender: str, recipients: tuple[str, ...]) ->
     return text
 
 
-def _header_rewriter(settings: CleanupSettings, local_context: bool,
-                     canonical: OpenCanonical | None, masquerade: Masquerade | None,
+def _header_rewriter(context: CleanupSettings | None, canonical: OpenCanonical | None,
+                     masquerade: Masquerade | None,
                      ) -> Callable[[bytes], bytes | None] | None:
-    """What happens to an address header: qualification in the local context, then
-    canonical mapping and masquerading (whatever the context), as cleanup_rewrite_sender
-    and cleanup_rewrite_recip do."""
-    if not local_context and canonical is None and masquerade is None:
+    """What happens to an address header: qualification in the *context* (local, remote;
+    None: none), then canonical mapping and masquerading (whatever the context), as
+    cleanup_rewrite_sender and cleanup_rewrite_recip do."""
+    if context is None and canonical is None and masquerade is None:
         return None
 
     def rewrite(field: bytes) -> bytes | None:
-        new = rewrite_header(field, settings) if local_context else None
+        new = rewrite_header(field, context) if context is not None else None
         if canonical is not None:
             new = canonical.header(new or field) or new
         if masquerade is not None:

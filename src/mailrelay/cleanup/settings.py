@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from mailrelay.config.model import Config
@@ -28,6 +28,12 @@ class CleanupSettings:
     drop_headers: frozenset[str] = frozenset(
         {"bcc", "content-length", "resent-bcc", "return-path"})
     header_size_limit: int = 102400
+    #: trivial-rewrite: ``site!user`` is ``user@site``; ``user%domain`` is ``user@domain``.
+    swap_bangpath: bool = True
+    allow_percent_hack: bool = True
+    #: Header addresses of clients outside local_header_rewrite_clients are qualified with
+    #: this domain (the "remote" context); empty: their headers are not rewritten at all.
+    remote_header_rewrite_domain: str = ""
     #: canonical_maps and friends; None when none is set.
     canonical: Canonical | None = None
     #: header_checks, mime_header_checks, body_checks; None when none is set.
@@ -36,6 +42,16 @@ class CleanupSettings:
     masquerade: Masquerade | None = None
     #: virtual_alias_maps; None when empty.
     virtual: VirtualAlias | None = None
+
+    def header_context(self, local_context: bool) -> CleanupSettings | None:
+        """The settings header addresses are rewritten with: these for the local context;
+        for a remote client, remote_header_rewrite_domain as both myorigin and mydomain
+        (postconf(5); captured: tests/golden/cleanup-rewrite-context); None when a remote
+        client's headers are left alone."""
+        if local_context:
+            return self
+        domain = self.remote_header_rewrite_domain
+        return replace(self, myorigin=domain, mydomain=domain) if domain else None
 
     @classmethod
     def from_config(cls, config: Config, cache: MapCache | None = None) -> CleanupSettings:
@@ -57,6 +73,9 @@ class CleanupSettings:
             always_add_missing_headers=config.get_bool("always_add_missing_headers"),
             drop_headers=frozenset(n.lower() for n in config.get_list("message_drop_headers")),
             header_size_limit=config.get_int("header_size_limit"),
+            swap_bangpath=config.get_bool("swap_bangpath"),
+            allow_percent_hack=config.get_bool("allow_percent_hack"),
+            remote_header_rewrite_domain=config.get_str("remote_header_rewrite_domain"),
             canonical=Canonical.from_config(config, cache),
             checks=InputChecks.from_config(config, cache),
             masquerade=Masquerade.from_config(config),

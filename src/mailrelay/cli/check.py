@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from mailrelay.audit.checks_tables import CHECKS_PARAMETERS, action_findings
 from mailrelay.audit.files import secret_file_findings, stale_finding
 from mailrelay.audit.finding import Finding, Severity, error, note, warning
 from mailrelay.audit.networks import mynetworks_findings
@@ -150,6 +151,8 @@ def _table(spec: str, setting: Setting) -> Iterator[Finding]:
     for text in table.warnings:
         if "is older than source file" not in text:  # reported below, with the fix
             yield warning(f"{setting.name}: {text}", setting.origin, setting.name)
+    if setting.name in CHECKS_PARAMETERS:
+        yield from action_findings(setting.name, table, setting.origin)
     table.close()
     files = map_files(spec)
     if files.source and files.compiled:

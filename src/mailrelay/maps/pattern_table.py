@@ -335,6 +335,11 @@ class PatternTable(FileTable):
         self._rules: Sequence[Rule] = rules
         self._ends = blocks.ends
 
+    @property
+    def rules(self) -> Sequence[Rule]:
+        """The compiled rules in file order, each with its line (check reports by line)."""
+        return self._rules
+
     def lookup(self, key: str) -> str | None:
         rules = self._rules
         i = 0

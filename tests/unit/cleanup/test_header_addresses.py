@@ -72,3 +72,15 @@ def test_append_dot_mydomain_and_a_trailing_dot() -> None:
 
 def test_a_needlessly_quoted_address_is_rewritten_to_its_normal_form() -> None:
     assert rewrite_header(b'To: "c.d"@x\r\n', SETTINGS) == b"To: c.d@x\r\n"
+
+
+def test_bang_paths_and_percent_hacks_in_headers_are_turned_round() -> None:
+    got = rewrite_header(b"To: erin%example.org, g!h!i, j%k@relay.corp.local\r\n", SETTINGS)
+    assert got == b"To: erin@example.org, h!i@g, j%k@relay.corp.local\r\n"
+
+
+def test_with_swap_bangpath_and_allow_percent_hack_off_they_are_qualified_instead() -> None:
+    off = CleanupSettings(**{**{f: getattr(SETTINGS, f) for f in SETTINGS.__slots__},
+                             "swap_bangpath": False, "allow_percent_hack": False})
+    got = rewrite_header(b"From: host!dave, x%y\r\n", off)
+    assert got == b"From: host!dave@corp.local, x%y@corp.local\r\n"
