@@ -25,7 +25,7 @@ OUTPUT_CHECKS = ("smtp_header_checks", "smtp_mime_header_checks",
                  "smtp_nested_header_checks", "smtp_body_checks")
 CHECKS_PARAMETERS = INPUT_CHECKS + OUTPUT_CHECKS
 #: header_checks(5) actions of Postfix 3.7 that cleanup does not run yet.
-NOT_IMPLEMENTED = frozenset({"PASS", "STRIP"})
+NOT_IMPLEMENTED = frozenset({"PASS"})
 
 
 def action_word(result: str) -> str:

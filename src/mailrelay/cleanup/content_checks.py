@@ -230,6 +230,7 @@ def _filter(outcome: Outcome, verdict: Verdict, raw: bytes) -> bytes:
 
 _EFFECTS: dict[Action, Callable[[Outcome, Verdict, bytes], bytes]] = {
     Action.IGNORE: lambda _o, _v, _raw: b"",
+    Action.STRIP: lambda _o, _v, _raw: b"",
     Action.REPLACE: lambda _o, v, _raw: _text(v),
     Action.PREPEND: lambda _o, v, raw: _text(v) + raw,
     Action.HOLD: _hold,

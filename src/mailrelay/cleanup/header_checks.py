@@ -32,6 +32,8 @@ class Action(enum.Enum):
     REJECT = "reject"
     WARN = "warning"
     IGNORE = "ignore"
+    #: IGNORE, logged (Postfix 3.2 and later).
+    STRIP = "strip"
     REPLACE = "replace"
     PREPEND = "prepend"
     HOLD = "hold"
@@ -48,7 +50,8 @@ class Action(enum.Enum):
 
 #: What the smtp client allows (smtp_header_checks, smtp_body_checks): nothing that changes
 #: the delivery.
-OUTPUT_ACTIONS = frozenset({Action.WARN, Action.IGNORE, Action.REPLACE, Action.PREPEND,
+OUTPUT_ACTIONS = frozenset({Action.WARN, Action.IGNORE, Action.STRIP, Action.REPLACE,
+                            Action.PREPEND,
                            Action.DUNNO, Action.OK, Action.INFO})
 
 

@@ -169,6 +169,8 @@ def _apply(queue_id: str, title: str, verdict: Verdict, where: Where, line: byte
     if action in (Action.DUNNO, Action.OK):
         return b"", line
     log(log_line(queue_id, verdict, where, shown))
+    if action is Action.STRIP:
+        return None
     text = (verdict.text.encode("utf-8", "surrogateescape") + CRLF)
     if action is Action.REPLACE:
         return b"", text

@@ -135,3 +135,16 @@ def test_body_checks_stop_at_body_checks_size_limit(tmp_path: Path) -> None:
     assert early.reject == "5.7.1 Message content rejected"
     _, late = checks.run("Q", b"S: x\r\n\r\n0123456789\r\nbad\r\n", "")
     assert late.reject is None
+
+
+def test_strip_drops_the_header_and_logs_it_as_postfix_did(tmp_path: Path) -> None:
+    """Postfix 3.7.11 (tests/golden/check-content-actions/maillog.ref): ``QUEUEID: strip:
+    header X-S: 2 from localhost[127.0.0.1]; from=<a@b.example> ...``."""
+    table = tmp_path / "header_checks"
+    table.write_text("/^X-S/ strip\n")
+    checks = InputChecks.from_config(config(f"header_checks = regexp:{table}\n"), MapCache())
+    assert checks is not None
+    content = b"X-S: 2\r\nSubject: s\r\n\r\nbody\r\n"
+    kept, outcome = checks.run("7F97A22C002", content, " from localhost[127.0.0.1]")
+    assert kept == b"Subject: s\r\n\r\nbody\r\n"
+    assert outcome.log == ["7F97A22C002: strip: header X-S: 2 from localhost[127.0.0.1]"]
