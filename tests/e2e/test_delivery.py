@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import smtplib
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,16 +32,6 @@ def ports() -> list[int]:
     return free_ports(4)
 
 
-@pytest.fixture
-def running() -> Iterator[list[Daemon | SmartHost | DnsServer]]:
-    started: list[Daemon | SmartHost | DnsServer] = []
-    yield started
-    for thing in reversed(started):
-        if isinstance(thing, Daemon):
-            if thing.proc is not None and thing.proc.poll() is None:
-                thing.stop()
-        else:
-            thing.stop()
 
 
 def relay(tmp_path: Path, ports: list[int], running: list[Daemon | SmartHost | DnsServer],

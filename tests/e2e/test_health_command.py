@@ -10,10 +10,7 @@ import re
 import smtplib
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.e2e.daemon import MAILRELAY, Daemon, free_ports
 from tests.e2e.smarthost import SmartHost
@@ -21,16 +18,6 @@ from tests.e2e.smarthost import SmartHost
 S = "inet n - n - - smtpd"
 
 
-@pytest.fixture
-def running() -> Iterator[list[Daemon | SmartHost]]:
-    started: list[Daemon | SmartHost] = []
-    yield started
-    for thing in reversed(started):
-        if isinstance(thing, Daemon):
-            if thing.proc is not None and thing.proc.poll() is None:
-                thing.stop()
-        else:
-            thing.stop()
 
 
 def daemon(tmp_path: Path, running: list[Daemon | SmartHost], main_cf: str = "") -> Daemon:

@@ -18,7 +18,6 @@ import shutil
 import smtplib
 import ssl
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -156,16 +155,6 @@ def pflogsumm(path: Path) -> dict[str, object]:
 
 # -- fixtures --------------------------------------------------------------------------------
 
-@pytest.fixture
-def running() -> Iterator[list[Daemon | SmartHost]]:
-    started: list[Daemon | SmartHost] = []
-    yield started
-    for thing in reversed(started):
-        if isinstance(thing, Daemon):
-            if thing.proc is not None and thing.proc.poll() is None:
-                thing.stop()
-        else:
-            thing.stop()
 
 
 def run_workload(tmp_path: Path, running: list[Daemon | SmartHost]) -> Daemon:

@@ -13,7 +13,6 @@ import re
 import shutil
 import smtplib
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,16 +40,6 @@ def stable(content: bytes) -> bytes:
     return content
 
 
-@pytest.fixture
-def running() -> Iterator[list[Daemon | SmartHost]]:
-    started: list[Daemon | SmartHost] = []
-    yield started
-    for thing in reversed(started):
-        if isinstance(thing, Daemon):
-            if thing.proc is not None and thing.proc.poll() is None:
-                thing.stop()
-        else:
-            thing.stop()
 
 
 def tables(tmp_path: Path, *names: str) -> Path:
