@@ -49,8 +49,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SENDER = "sender@client.example"
@@ -667,48 +669,61 @@ def main() -> int:
     print(f"accept benchmark: {', '.join(systems)}; {args.runs} run(s); Postfix "
           f"{meta['postfix']}; {meta['cpus']} CPUs; queues on {meta['queue_filesystem']}")
 
-    runs: list[Run] = []
-    interrupted = False
-    try:
-        for messages, sessions, size in scenarios:
-            label = f"{messages} : {sessions} : {size // 1024} KB" if size % 1024 == 0 \
-                else f"{messages} : {sessions} : {size} B"
-            failed: set[str] = set()
-            for index in range(1, args.runs + 1):
-                for system in systems:
-                    if system in failed:
-                        continue
-                    run = Run(system, label, index, messages, sessions, size)
-                    if system == "postfix":
-                        server: Server = Postfix(args.tmpdir, args.postfix_conf)
-                    else:
-                        server = Mailrelay(args.tmpdir, args.mailrelay_conf, mailrelay_command,
-                                           args.stop_grace)
-                    one_run(server, run, args.warmup)
-                    runs.append(run)
-                    if run.error:
-                        failed.add(system)  # do not retry a broken system in this scenario
-                        print(f"  {label}  {system:9}  run {index}: FAILED\n"
-                              + "\n".join("      " + ln for ln in run.error.splitlines()),
-                              flush=True)
-                    else:
-                        notes = f"  [{'; '.join(run.notes)}]" if run.notes else ""
-                        print(f"  {label}  {system:9}  run {index}: {run.msgs_per_s:7,.0f} msg/s"
-                              f"  {run.cpu_ms_per_msg:5.2f} ms CPU/msg  {run.pss_mib:5.0f} MiB"
-                              f"  machine {run.machine_busy_pct:3.0f}% busy"
-                              f"  fsync {run.fsync_probe_ms:.2f} ms  "
-                              f"stopped: {run.stopped}{notes}", flush=True)
-    except KeyboardInterrupt as exc:
-        interrupted = True
-        print(f"interrupted ({exc}); stopping", file=sys.stderr)
-    finally:
-        close_everything()
+    def server_for(system: str) -> Server:
+        if system == "postfix":
+            return Postfix(args.tmpdir, args.postfix_conf)
+        return Mailrelay(args.tmpdir, args.mailrelay_conf, mailrelay_command, args.stop_grace)
 
+    def describe(run: Run) -> str:
+        return (f"{run.msgs_per_s:7,.0f} msg/s  {run.cpu_ms_per_msg:5.2f} ms CPU/msg  "
+                f"{run.pss_mib:5.0f} MiB  machine {run.machine_busy_pct:3.0f}% busy  "
+                f"fsync {run.fsync_probe_ms:.2f} ms")
+
+    runs, interrupted = interleave(scenarios, systems, args.runs, Run, server_for,
+                                   lambda server, run: one_run(server, run, args.warmup),
+                                   describe)
     return report(runs, summarize(runs, systems) if runs else ([], ""), meta, interrupted,
                   args.out, "accept",
                   "median (min–max) over runs; CPU = the server's whole process tree; PSS at "
                   "the end.\nDelivery paused for both; Postfix fsyncs each queue file, "
                   "mailrelay the file and its directory.")
+
+
+def interleave(scenarios: list[tuple[int, int, int]], systems: list[str], repeats: int,
+               make_run: Callable[..., Any], server_for: Callable[[str], Server],
+               execute: Callable[[Server, Any], None],
+               describe: Callable[[Any], str]) -> tuple[list[Any], bool]:
+    """Each scenario, *repeats* times, the systems in turn (a system that fails is not
+    retried in that scenario); prints a line per run.  Returns the runs and whether the
+    benchmark was interrupted."""
+    runs: list[Any] = []
+    try:
+        for messages, sessions, size in scenarios:
+            label = f"{messages} : {sessions} : {size // 1024} KB" if size % 1024 == 0 \
+                else f"{messages} : {sessions} : {size} B"
+            failed: set[str] = set()
+            for index in range(1, repeats + 1):
+                for system in systems:
+                    if system in failed:
+                        continue
+                    run = make_run(system, label, index, messages, sessions, size)
+                    execute(server_for(system), run)
+                    runs.append(run)
+                    if run.error:
+                        failed.add(system)
+                        print(f"  {label}  {system:9}  run {index}: FAILED\n"
+                              + "\n".join("      " + ln for ln in run.error.splitlines()),
+                              flush=True)
+                    else:
+                        notes = f"  [{'; '.join(run.notes)}]" if run.notes else ""
+                        print(f"  {label}  {system:9}  run {index}: {describe(run)}  "
+                              f"stopped: {run.stopped}{notes}", flush=True)
+    except KeyboardInterrupt as exc:
+        print(f"interrupted ({exc}); stopping", file=sys.stderr)
+        return runs, True
+    finally:
+        close_everything()
+    return runs, False
 
 
 def common_meta(args: argparse.Namespace, systems: list[str],

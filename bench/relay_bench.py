@@ -527,46 +527,21 @@ def main() -> int:
     print(f"relay benchmark: {', '.join(systems)}; {args.runs} run(s); Postfix "
           f"{meta['postfix']}; {meta['cpus']} CPUs; queues on {meta['queue_filesystem']}")
 
-    runs: list[Run] = []
-    interrupted = False
-    try:
-        for messages, sessions, size in scenarios:
-            label = f"{messages} : {sessions} : {size // 1024} KB" if size % 1024 == 0 \
-                else f"{messages} : {sessions} : {size} B"
-            failed: set[str] = set()
-            for index in range(1, args.runs + 1):
-                for system in systems:
-                    if system in failed:
-                        continue
-                    run = Run(system, label, index, messages, sessions, size)
-                    if system == "postfix":
-                        server: ab.Server = RelayPostfix(args.tmpdir, args.postfix_conf)
-                    else:
-                        server = RelayMailrelay(args.tmpdir, args.mailrelay_conf,
-                                                mailrelay_command, args.stop_grace)
-                    one_run(server, run, args.warmup, args.stall)
-                    runs.append(run)
-                    if run.error:
-                        failed.add(system)  # do not retry a broken system in this scenario
-                        print(f"  {label}  {system:9}  run {index}: FAILED\n"
-                              + "\n".join("      " + ln for ln in run.error.splitlines()),
-                              flush=True)
-                    else:
-                        notes = f"  [{'; '.join(run.notes)}]" if run.notes else ""
-                        print(f"  {label}  {system:9}  run {index}: "
-                              f"accepted {run.accepted_per_s:7,.0f} msg/s  "
-                              f"delivered {run.delivered_per_s:7,.0f} msg/s  "
-                              f"{run.cpu_ms_per_msg:5.2f} ms CPU/msg  "
-                              f"peak {run.pss_peak_mib:4.0f} MiB  "
-                              f"machine {run.machine_busy_pct:3.0f}% busy  "
-                              f"fsync {run.fsync_probe_ms:.2f} ms  "
-                              f"stopped: {run.stopped}{notes}", flush=True)
-    except KeyboardInterrupt as exc:
-        interrupted = True
-        print(f"interrupted ({exc}); stopping", file=sys.stderr)
-    finally:
-        close_everything()
+    def server_for(system: str) -> ab.Server:
+        if system == "postfix":
+            return RelayPostfix(args.tmpdir, args.postfix_conf)
+        return RelayMailrelay(args.tmpdir, args.mailrelay_conf, mailrelay_command,
+                              args.stop_grace)
 
+    def describe(run: Run) -> str:
+        return (f"accepted {run.accepted_per_s:7,.0f} msg/s  "
+                f"delivered {run.delivered_per_s:7,.0f} msg/s  "
+                f"{run.cpu_ms_per_msg:5.2f} ms CPU/msg  peak {run.pss_peak_mib:4.0f} MiB  "
+                f"machine {run.machine_busy_pct:3.0f}% busy  fsync {run.fsync_probe_ms:.2f} ms")
+
+    runs, interrupted = ab.interleave(
+        scenarios, systems, args.runs, Run, server_for,
+        lambda server, run: one_run(server, run, args.warmup, args.stall), describe)
     return ab.report(runs, summarize(runs, systems) if runs else ([], ""), meta, interrupted,
                   args.out, "relay",
                   "median (min–max) over runs; accepted = N / smtp-source's time; delivered = "
