@@ -326,3 +326,26 @@ async def test_soft_bounce_defers_a_bounce_and_logs_softbounce(tmp_path: Path) -
     assert "dsn=4.1.1, status=SOFTBOUNCE (host h[1.2.3.4] said: 550 5.1.1 unknown" \
         in harness.log()
     assert "notification" not in harness.log()
+
+
+async def test_an_agent_that_cannot_start_defers_its_mail_and_is_tried_again(
+        tmp_path: Path) -> None:
+    harness = Harness(tmp_path, "smtp_sasl_auth_enable = yes\n"
+                                f"smtp_sasl_password_maps = hash:{tmp_path}/missing\n")
+    queue_id = harness.enqueue("bob@example.com")
+    await harness.run_until(lambda: queue_id in harness.ids(Queue.DEFERRED))
+    assert "warning: smtp: cannot start the delivery agent: " in harness.log()
+    assert "status=deferred (mail transport unavailable)" in harness.log()
+
+
+async def test_a_delivery_that_fails_unexpectedly_leaves_no_file_in_active(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(recipient: str, sender: str) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(harness.service.ctx.routes, "resolve", broken)
+    queue_id = harness.enqueue("bob@example.com")
+    await harness.run_until(lambda: queue_id in harness.ids(Queue.DEFERRED))
+    assert harness.ids(Queue.ACTIVE) == []
+    assert f"warning: {queue_id}: delivery failed: RuntimeError('a bug')" in harness.log()
+    assert harness.store.stat(Queue.DEFERRED, queue_id).mtime > time.time() + 250

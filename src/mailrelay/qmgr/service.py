@@ -202,8 +202,11 @@ class QmgrService:
     async def _deliver(self, queue_id: str) -> None:
         try:
             await deliver_message(self.ctx, queue_id, flushed=queue_id in self._flushed)
-        except Exception as exc:  # the file stays in active: retried at the next start
+        except Exception as exc:  # a bug: say so, and try the message again later
             self.log(f"warning: {queue_id}: delivery failed: {exc!r}")
+            with contextlib.suppress(MessageNotFound, OSError):
+                self.store.postpone(Queue.ACTIVE, queue_id,
+                                    time.time() + self.settings.minimal_backoff_time)
         finally:
             self._known.discard(queue_id)
             self._flushed.discard(queue_id)

@@ -21,8 +21,15 @@ from typing import Protocol
 
 from mailrelay.config.mastercf import MasterCf, service_config
 from mailrelay.config.model import Config
+from mailrelay.delivery.dns import MxResolver
+from mailrelay.delivery.error import DiscardAgent, ErrorAgent
+from mailrelay.delivery.local import LocalAgent
+from mailrelay.delivery.smtp import SmtpAgent
+from mailrelay.delivery.tls import TlsClient
 from mailrelay.maillog.writer import MailLog
+from mailrelay.maps.registry import MapCache
 from mailrelay.qmgr.request import DeliveryRequest, RecipientResult
+from mailrelay.sasl.settings import SaslClientSettings
 
 #: Postfix's default master.cf: service name -> command.
 DEFAULT_SERVICES = {"smtp": "smtp", "relay": "smtp", "local": "local", "error": "error",
@@ -83,31 +90,26 @@ class Transports:
             transport.agent = self._create(transport)
         return transport
 
-    def _create(self, transport: Transport) -> Agent:
+    def _create(self, transport: Transport) -> Agent | None:
+        """The agent, or None (logged) when it cannot be built now -- an unreadable
+        password table, a bad TLS setting: its mail is deferred, and the next delivery to
+        the transport tries again."""
         log = self._maillog.logger(transport.daemon)
         config = transport.config
-        if transport.command == "smtp":
-            from mailrelay.delivery.dns import MxResolver
-            from mailrelay.delivery.smtp import SmtpAgent
-            from mailrelay.delivery.tls import TlsClient
-            from mailrelay.maps.registry import MapCache
-            from mailrelay.sasl.settings import SaslClientSettings
-
-            return SmtpAgent.from_config(
-                config, log, resolver=MxResolver.from_config(config),
-                tls=TlsClient.from_config(config),
-                sasl=SaslClientSettings.from_config(config, MapCache()))
-        if transport.command == "local":
-            from mailrelay.delivery.local import LocalAgent
-
-            return LocalAgent.from_config(config, log, self._forward)
-        if transport.command == "discard":
-            from mailrelay.delivery.error import DiscardAgent
-
-            return DiscardAgent.from_config(config, log)
-        from mailrelay.delivery.error import ErrorAgent
-
-        return ErrorAgent.from_config(config, log)
+        try:
+            if transport.command == "smtp":
+                return SmtpAgent.from_config(
+                    config, log, resolver=MxResolver.from_config(config),
+                    tls=TlsClient.from_config(config),
+                    sasl=SaslClientSettings.from_config(config, MapCache()))
+            if transport.command == "local":
+                return LocalAgent.from_config(config, log, self._forward)
+            if transport.command == "discard":
+                return DiscardAgent.from_config(config, log)
+            return ErrorAgent.from_config(config, log)
+        except Exception as exc:
+            log(f"warning: {transport.name}: cannot start the delivery agent: {exc}")
+            return None
 
     async def close(self) -> None:
         for transport in self._known.values():

@@ -307,6 +307,16 @@ class QueueStore:
         if queue is not Queue.DEFERRED:
             self.move(queue, queue_id, Queue.DEFERRED)
 
+    def postpone(self, queue: Queue, queue_id: str, next_attempt: float) -> None:
+        """Into deferred, due at *next_attempt*, with the reasons it already has (qmgr, when
+        a delivery ended without a verdict: never leave a file in active/ until a restart)."""
+        try:
+            os.utime(self.path(queue, queue_id), (next_attempt, next_attempt))
+        except FileNotFoundError:
+            raise MessageNotFound(queue_id, queue) from None
+        if queue is not Queue.DEFERRED:
+            self.move(queue, queue_id, Queue.DEFERRED)
+
     def write_log(self, kind: LogKind, queue_id: str, log: StatusLog) -> None:
         write_atomically(self.log_path(kind, queue_id), encode_status_log(log), FILE_MODE)
 
