@@ -160,8 +160,10 @@ def _deferred(index: int, dsn: str, reason: str) -> RecipientResult:
     return RecipientResult(index, Status.DEFERRED, dsn, reason)
 
 
-async def deliver_message(ctx: Context, queue_id: str, *, flushed: bool = False) -> None:
-    """Deliver a message that is in active/ (the service moved it there)."""
+async def deliver_message(ctx: Context, queue_id: str, *, flushed: bool = False,
+                          new: bool = False) -> None:
+    """Deliver a message that is in active/ (the service moved it there); *new*: it came
+    from incoming/, so it has no defer log to read (one open(2) less per message)."""
     try:
         message = ctx.store.open(Queue.ACTIVE, queue_id, writable=True)
     except MessageNotFound:
@@ -175,7 +177,7 @@ async def deliver_message(ctx: Context, queue_id: str, *, flushed: bool = False)
         pending = [i for i, r in enumerate(env.recipients) if not r.done]
         ctx.log(f"{queue_id}: from=<{env.sender}>, size={message.size}, "
                 f"nrcpt={len(pending)} (queue active)")
-        previous = _read_defer_log(ctx, queue_id)
+        previous = None if new else _read_defer_log(ctx, queue_id)
         if message.stat.st_mode & EXPIRED_BIT:
             _expire_without_attempt(job, pending, previous)
         else:

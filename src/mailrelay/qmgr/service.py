@@ -196,12 +196,13 @@ class QmgrService:
                 except (MessageNotFound, OSError):
                     self._known.discard(queue_id)  # taken by postsuper, or never there
                     continue
-            task = asyncio.create_task(self._deliver(queue_id))
+            task = asyncio.create_task(self._deliver(queue_id, queue is Queue.INCOMING))
             self._tasks.add(task)
 
-    async def _deliver(self, queue_id: str) -> None:
+    async def _deliver(self, queue_id: str, new: bool) -> None:
         try:
-            await deliver_message(self.ctx, queue_id, flushed=queue_id in self._flushed)
+            await deliver_message(self.ctx, queue_id, flushed=queue_id in self._flushed,
+                                  new=new)
         except Exception as exc:  # a bug: say so, and try the message again later
             self.log(f"warning: {queue_id}: delivery failed: {exc!r}")
             with contextlib.suppress(MessageNotFound, OSError):
