@@ -33,6 +33,9 @@ class MailLog:
         self._fd: int | None = None
         #: daemon -> (second, pid, line prefix): strftime once a second, not once a line.
         self._prefixes: dict[str, tuple[int, int, str]] = {}
+        #: Sees every (daemon, text) written: the metrics count events from the same lines
+        #: that log-based exporters read, so both agree.  None costs nothing.
+        self.tap: Callable[[str, str], None] | None = None
         self.reopen()
 
     @classmethod
@@ -71,6 +74,8 @@ class MailLog:
         return f"{prefix}{text}\n"
 
     def write(self, daemon: str, text: str) -> None:
+        if self.tap is not None:
+            self.tap(daemon, text)
         line = self.line(daemon, text)
         if self._fd is not None:
             try:
