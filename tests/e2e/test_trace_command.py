@@ -149,3 +149,36 @@ def test_without_delay_reject_the_client_stage_answers_at_connect(tmp_path: Path
     assert inside.returncode == 0
     assert line_of(inside.stdout, "client: accept") == (
         f"client: accept by permit_mynetworks  [smtpd_client_restrictions ({etc}/main.cf:9)]")
+
+
+def test_generic_maps_and_the_transports_master_cf_settings_are_shown(tmp_path: Path) -> None:
+    etc = configure(tmp_path, "transport_maps = hash:{etc}/transport\n"
+                    "smtp_generic_maps = hash:{etc}/generic\n",
+                    transport="partner.example relay:[mx.partner.example]\n",
+                    generic="app@corp.local noreply@corp.com\n")
+    (etc / "master.cf").write_text("relay unix - - n - - smtp\n"
+                                   "  -o smtp_tls_security_level=encrypt\n")
+    result = trace(etc, "app@corp.local", "bob@partner.example")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert line_of(result.stdout, "generic:") == (
+        f"generic: sender <app@corp.local> -> <noreply@corp.com>  "
+        f"[smtp_generic_maps ({etc}/main.cf:9)]")
+    assert line_of(result.stdout, "transport:") == (
+        f"transport: relay: -o smtp_tls_security_level=encrypt  [master.cf ({etc}/master.cf:2)]")
+    assert line_of(result.stdout, "tls:") == (
+        f"tls: level encrypt  [smtp_tls_security_level ({etc}/master.cf:2)]")
+
+
+def test_local_recipients_show_their_alias_or_mailbox_and_a_command_alias_bounces(
+        tmp_path: Path) -> None:
+    etc = configure(tmp_path, "alias_maps = hash:{etc}/aliases\n",
+                    aliases="ops alice, bob@example.org\nrun |/bin/true\n")
+    ops = trace(etc, "app@corp.local", "ops@relay.corp.local")
+    assert ops.returncode == 0, ops.stdout + ops.stderr
+    assert line_of(ops.stdout, "alias:") == (
+        f"alias: ops -> alice, bob@example.org  [alias_maps ({etc}/main.cf:8)]")
+    zed = trace(etc, "app@corp.local", "zed@relay.corp.local")
+    assert line_of(zed.stdout, "alias:").startswith("alias: none for zed: mailbox of zed")
+    run = trace(etc, "app@corp.local", "run@relay.corp.local")
+    assert run.returncode == 1
+    assert line_of(run.stdout, "alias:").startswith("alias: run: bounce: ")

@@ -1,8 +1,9 @@
 """``mailrelay trace SENDER RECIPIENT``: every decision a message would meet, nothing sent.
 
 The command walks the daemon's own pure functions in the daemon's order -- smtpd's
-restriction stages, cleanup's rewriting, qmgr's routing, the smtp client's TLS policy and
-SASL credentials -- so that the trace and the log cannot disagree, and prints one line per
+restriction stages, cleanup's rewriting, qmgr's routing, the transport's master.cf ``-o``
+settings, then the smtp client's smtp_generic_maps, TLS policy and SASL credentials, or the
+local agent's alias_maps -- so that the trace and the log cannot disagree, and prints one line per
 decision with the parameter and the file:line that made it.  Exit status: 0 when the mail
 would be accepted and routed, 1 when it would be rejected (or bounced by the route), 2 when
 the configuration is broken.
@@ -29,14 +30,16 @@ from mailrelay.audit.trace import (
     rewrite,
     where,
 )
-from mailrelay.cleanup.address_map import CleanupDefer
+from mailrelay.cleanup.address_map import AddressMap, CleanupDefer
 from mailrelay.cleanup.settings import CleanupSettings
 from mailrelay.cli.context import Context
 from mailrelay.config.locate import load_main
+from mailrelay.config.mastercf import MasterCf, read_master_or_default, service_config
 from mailrelay.config.model import Config
 from mailrelay.delivery.dns import LookupFailure, MxResolver
+from mailrelay.delivery.local import Refused, alias_tables, alias_targets, find_alias
 from mailrelay.mail.reply import Reply
-from mailrelay.maps.base import MapLookupError
+from mailrelay.maps.base import MapError, MapLookupError
 from mailrelay.maps.registry import MapCache
 from mailrelay.policy import (
     Deferrals,
@@ -97,8 +100,9 @@ def run(args: Sequence[str], ctx: Context) -> int:
     options = _parser().parse_args(list(args))
     trace = Trace()
     try:
-        config = load_main(ctx.source())
-        asyncio.run(_trace(config, options, trace))
+        source = ctx.source()
+        config = load_main(source)
+        asyncio.run(_trace(config, read_master_or_default(source.master_cf), options, trace))
     except (Fatal, Broken, OSError) as e:
         trace.add(Finding("config", f"broken: {e}"))
         trace.status = BROKEN
@@ -120,7 +124,8 @@ def _as_json(options: argparse.Namespace, trace: Trace) -> dict[str, object]:
     }
 
 
-async def _trace(config: Config, options: argparse.Namespace, trace: Trace) -> None:
+async def _trace(config: Config, master: MasterCf, options: argparse.Namespace,
+                 trace: Trace) -> None:
     cache = MapCache()
     if not await _policy(config, options, trace):
         trace.status = REJECTED
@@ -133,9 +138,9 @@ async def _trace(config: Config, options: argparse.Namespace, trace: Trace) -> N
         routes = Routes.from_config(config, classifier(config), cache)
         for recipient in cleaned.recipients:
             route = routes.resolve(recipient, cleaned.sender)
-            if not await _route(config, cache, route, cleaned.sender, options, trace):
+            if not await _route(config, master, cache, route, cleaned.sender, options, trace):
                 trace.status = REJECTED
-    except (MapLookupError, CleanupDefer, RouteError, TlsPolicyError) as e:
+    except (MapLookupError, MapError, CleanupDefer, RouteError, TlsPolicyError) as e:
         raise Broken(str(e)) from None
 
 
@@ -210,10 +215,22 @@ def _size_ok(config: Config, options: argparse.Namespace, trace: Trace) -> bool:
     return False
 
 
-# -- qmgr and the smtp client -------------------------------------------------------------
+# -- qmgr and the delivery agents ---------------------------------------------------------
 
 
-async def _route(config: Config, cache: MapCache, route: Route, sender: str,
+def _transport_config(config: Config, master: MasterCf, transport: str, trace: Trace) -> Config:
+    """The configuration the transport's agent runs with: its master.cf ``-o`` settings on
+    top of main.cf, as qmgr.transports builds it."""
+    for service in master.services:
+        if service.name == transport and service.type == "unix":
+            for name, setting in service.overrides.items():
+                trace.add(Finding("transport", f"{transport}: -o {name}={setting.value}",
+                                  "master.cf", f"{setting.origin.file}:{setting.origin.line}"))
+            return service_config(config, service)
+    return config
+
+
+async def _route(main: Config, master: MasterCf, cache: MapCache, route: Route, sender: str,
                  options: argparse.Namespace, trace: Trace) -> bool:
     """One recipient's route, nexthop hosts, TLS and SASL; False when the route bounces."""
     trace.add(Finding("route", f"<{route.recipient}> ({route.address_class}) -> "
@@ -221,11 +238,15 @@ async def _route(config: Config, cache: MapCache, route: Route, sender: str,
     for reason in route.why:
         trace.add(Finding("route", reason.detail, reason.parameter,
                           _origin(reason.origin)))
+    config = _transport_config(main, master, route.transport, trace)
     if route.transport == "error":
         trace.add(Finding("route", f"bounce: {route.nexthop}"))
         return False
+    if route.transport == "local" and not _aliases(config, cache, route.recipient, trace):
+        return False
     if route.transport in NOT_SMTP:
         return True
+    _generic(config, cache, sender, route.recipient, trace)
     try:
         nexthop = parse_nexthop(route.nexthop)
     except NexthopError as e:
@@ -262,6 +283,38 @@ def _tls_finding(source: str, level: str) -> Finding:
 def _origin(text: str) -> str:
     """Route reasons' Origin text (``file, line 3`` or ``(default)``) as ``file:3``."""
     return text.replace(", line ", ":").strip("()")
+
+
+def _generic(config: Config, cache: MapCache, sender: str, recipient: str,
+             trace: Trace) -> None:
+    """smtp_generic_maps: the envelope as sent (the queue keeps the original)."""
+    generic = AddressMap.from_config(config, "smtp_generic_maps", cache, "generic")
+    if generic is None:
+        return
+    tables = generic.tables()
+    for stage, address in (("sender", sender), ("recipient", recipient)):
+        mapped = generic.lookup(tables, address)
+        if mapped is not None and mapped.address != address:
+            trace.add(found(config, "generic", f"{stage} <{address}> -> <{mapped.address}>",
+                            "smtp_generic_maps"))
+
+
+def _aliases(config: Config, cache: MapCache, recipient: str, trace: Trace) -> bool:
+    """local(8)'s alias_maps: the addresses an alias forwards to, or the user's mailbox;
+    False when the alias would bounce (a command or file mailrelay refuses)."""
+    tables = alias_tables(config.get_str("alias_maps"), cache.get)
+    alias = find_alias(tables, recipient, config.get_str("recipient_delimiter"))
+    if alias.value is None:
+        trace.add(found(config, "alias", f"none for {alias.name}: mailbox of {alias.user}",
+                        "alias_maps"))
+        return True
+    try:
+        targets = ", ".join(alias_targets(alias.value))
+    except Refused as e:
+        trace.add(found(config, "alias", f"{alias.name}: bounce: {e}", "alias_maps"))
+        return False
+    trace.add(found(config, "alias", f"{alias.name} -> {targets}", "alias_maps"))
+    return True
 
 
 def _sasl(config: Config, cache: MapCache, host: str, port: int, bracketed: bool,

@@ -50,7 +50,7 @@ from typing import Protocol
 from mailrelay.cleanup import tok822
 from mailrelay.config.model import Config
 from mailrelay.delivery import maildir
-from mailrelay.maps.base import MapError, MapLookupError, fold
+from mailrelay.maps.base import Map, MapError, MapLookupError, fold
 from mailrelay.maps.lookup import Maps, quote_localpart, split_localpart
 from mailrelay.maps.registry import MapCache, map_list, split_spec
 from mailrelay.qmgr.request import DeliveryRecipient, DeliveryRequest, RecipientResult, Status
@@ -159,6 +159,38 @@ def alias_targets(value: str) -> list[str]:
     return addresses
 
 
+@dataclass(frozen=True, slots=True)
+class AliasMatch:
+    """What alias_maps says of one local recipient."""
+
+    #: The key that matched (``user+ext`` or ``user``), or the folded local part.
+    name: str
+    #: The local part without its extension: whose mailbox, when no alias matches.
+    user: str
+    #: The alias's value; None: no alias, the user's mailbox.
+    value: str | None
+    #: An ``owner-<name>`` alias exists (owner_request_special).
+    owned: bool
+
+
+def find_alias(aliases: Maps, address: str, delimiter: str) -> AliasMatch:
+    """local(8)'s alias search: ``user+ext``, then ``user`` (MapLookupError: defer)."""
+    local = fold(address.rpartition("@")[0] or address)
+    split = split_localpart(local, delimiter)
+    user = split[0] if split else local
+    name, found = local, aliases.find(local)
+    if found is None and split:
+        name, found = user, aliases.find(user)
+    owned = found is not None and aliases.find(f"owner-{name}") is not None
+    return AliasMatch(name, user, found, owned)
+
+
+def alias_tables(spec: str, opened: Callable[[str], Map]) -> Maps:
+    """The alias_maps tables, without the types a Linux host lacks (MapError: broken)."""
+    tables = [opened(s) for s in map_list(spec) if split_spec(s)[0] not in _SKIPPED_TYPES]
+    return Maps("alias_maps", tuple(tables))
+
+
 def delivered_to(content: bytes) -> frozenset[str]:
     """The (folded) ``Delivered-To:`` addresses in the message header."""
     end = content.find(b"\r\n\r\n")
@@ -223,34 +255,23 @@ class LocalAgent:
 
     def _alias_maps(self) -> Maps | None:
         """The alias tables, reopened if replaced; None (and a warning) if one is broken."""
-        tables = []
         try:
-            for spec in map_list(self.settings.alias_maps):
-                if split_spec(spec)[0] in _SKIPPED_TYPES:
-                    continue
-                tables.append(self._maps.get(spec))
+            return alias_tables(self.settings.alias_maps, self._maps.get)
         except MapError as e:
             self._log(f"warning: alias_maps: {e}")
             return None
-        return Maps("alias_maps", tuple(tables))
 
     async def _recipient(self, request: DeliveryRequest, recipient: DeliveryRecipient,
                          content: bytes, aliases: Maps) -> RecipientResult:
-        local = fold(recipient.address.rpartition("@")[0] or recipient.address)
-        split = split_localpart(local, self.settings.recipient_delimiter)
-        user = split[0] if split else local
         try:
-            name, found = local, aliases.find(local)
-            if found is None and split:
-                name, found = user, aliases.find(user)
-            owner = aliases.find(f"owner-{name}") if found is not None else None
+            alias = find_alias(aliases, recipient.address, self.settings.recipient_delimiter)
         except MapLookupError as e:
             self._log(f"warning: {e}")
             return _result(recipient, Status.DEFERRED, "4.3.0", UNAVAILABLE)
-        if found is None:
-            return await self._mailbox(request, recipient, content, user)
-        return await self._alias(request, recipient, content, (name, user), found,
-                                 owner is not None)
+        if alias.value is None:
+            return await self._mailbox(request, recipient, content, alias.user)
+        return await self._alias(request, recipient, content, (alias.name, alias.user),
+                                 alias.value, alias.owned)
 
     async def _alias(self, request: DeliveryRequest, recipient: DeliveryRecipient,
                      content: bytes, names: tuple[str, str], value: str,
