@@ -19,8 +19,11 @@ from __future__ import annotations
 import contextlib
 import ssl
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from mailrelay.tlspolicy.certificate import CertificateError, parse_certificate
 
 _HANDSHAKE = 22
 _SERVER_HELLO, _CERTIFICATE, _CERTIFICATE_VERIFY = 2, 11, 15
@@ -94,9 +97,13 @@ def certificate_chain(message: bytes, tls13: bool) -> list[bytes]:
 
 
 class HandshakeObserver:
-    """An ``SSLContext._msg_callback``: facts per connection, until the connection goes."""
+    """An ``SSLContext._msg_callback``: facts per connection, until the connection goes.
 
-    def __init__(self) -> None:
+    The server's messages are *read* by a client and *written* by a server: smtpd observes
+    with ``direction="write"`` to learn what it chose itself."""
+
+    def __init__(self, direction: str = "read") -> None:
+        self._direction = direction
         self._facts: weakref.WeakKeyDictionary[Any, HandshakeFacts] = (
             weakref.WeakKeyDictionary())
 
@@ -115,7 +122,7 @@ class HandshakeObserver:
 
     def __call__(self, connection: object, direction: str, version: int, content_type: int,
                  message_type: int, data: bytes) -> None:
-        if direction != "read" or content_type != _HANDSHAKE or not data:
+        if direction != self._direction or content_type != _HANDSHAKE or not data:
             return
         with contextlib.suppress(ValueError, IndexError, TypeError):
             self._record(connection, int(version), data)
@@ -133,3 +140,27 @@ class HandshakeObserver:
             facts.chain = certificate_chain(data, version == _TLS13)
         else:
             facts.scheme = _u16(data, 4)
+
+
+def tls13_details(facts: HandshakeFacts | None, chain: Sequence[bytes]) -> str:
+    """`` key-exchange X25519 server-signature ECDSA (prime256v1) server-digest SHA256``: what
+    Postfix appends to its TLS summary line (and smtpd to Received:) for TLS 1.3; *chain* is
+    the server's certificates, its own first."""
+    if facts is None:
+        return ""
+    text = ""
+    if facts.group is not None and facts.group in GROUPS:
+        text += f" key-exchange {GROUPS[facts.group]}"
+    if facts.scheme is None or facts.scheme not in SCHEMES or not chain:
+        return text
+    signature, digest = SCHEMES[facts.scheme]
+    try:
+        key = parse_certificate(chain[0])
+    except CertificateError:
+        return text
+    text += f" server-signature {signature}"
+    if key.curve:
+        text += f" ({key.curve})"
+    elif key.key_bits:
+        text += f" ({key.key_bits} bits)"
+    return text + (f" server-digest {digest}" if digest else "")

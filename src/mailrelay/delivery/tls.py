@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mailrelay.config.model import Config
-from mailrelay.delivery.handshake import GROUPS, SCHEMES, HandshakeFacts, HandshakeObserver
+from mailrelay.delivery.handshake import HandshakeObserver, tls13_details
 from mailrelay.delivery.x509 import TrustStore, VerifyError, error_string
 from mailrelay.tlspolicy.certificate import CertificateError, CertificateInfo, parse_certificate
 from mailrelay.tlspolicy.match import mismatch_code
@@ -268,7 +268,7 @@ class TlsClient:
                 f"{version} with cipher {name} ({bits}/{self._alg_bits(ssl_object, name, bits)}"
                 " bits)")
         if version == "TLSv1.3":
-            line += _tls13_details(self._observer.facts(ssl_object), self._chain(ssl_object))
+            line += tls13_details(self._observer.facts(ssl_object), self._chain(ssl_object))
         return line
 
     @staticmethod
@@ -337,24 +337,3 @@ def _failure_text(error: VerifyError, namaddr: str) -> str:
     return f"{purpose} certificate verification failed for {namaddr}: num={code}:" \
            f"{error_string(code)}"
 
-
-def _tls13_details(facts: HandshakeFacts | None, chain: Sequence[bytes]) -> str:
-    """`` key-exchange X25519 server-signature ECDSA (prime256v1) server-digest SHA256``."""
-    if facts is None:
-        return ""
-    text = ""
-    if facts.group is not None and facts.group in GROUPS:
-        text += f" key-exchange {GROUPS[facts.group]}"
-    if facts.scheme is None or facts.scheme not in SCHEMES or not chain:
-        return text
-    signature, digest = SCHEMES[facts.scheme]
-    try:
-        key = parse_certificate(chain[0])
-    except CertificateError:
-        return text
-    text += f" server-signature {signature}"
-    if key.curve:
-        text += f" ({key.curve})"
-    elif key.key_bits:
-        text += f" ({key.key_bits} bits)"
-    return text + (f" server-digest {digest}" if digest else "")

@@ -37,7 +37,7 @@ from mailrelay.smtp.settings import ServerSettings
 from mailrelay.smtpd.gate import Gate
 from mailrelay.smtpd.peer import rfc_address
 from mailrelay.smtpd.spool import ClientFacts, Spool, Transaction
-from mailrelay.smtpd.tls import received_comment
+from mailrelay.smtpd.tls import handshake_details, received_comment
 
 RateCheck = Callable[[Limits, int, str, str, str], "Refusal | None"]
 
@@ -249,15 +249,15 @@ class Session:
 
     def _log_tls(self) -> None:
         """Postfix's summary of the handshake (smtpd_tls_loglevel >= 1).  Anonymous: smtpd
-        asks for no client certificate.  Python's ssl does not tell the key exchange group or
-        the signature, which Postfix appends (``key-exchange X25519 server-signature ...``)."""
-        cipher = self._ssl_object()
-        described = cipher.cipher() if cipher is not None else None
-        if self.ctx.tls_loglevel < 1 or described is None:
+        asks for no client certificate."""
+        ssl_object = self._ssl_object()
+        described = ssl_object.cipher() if ssl_object is not None else None
+        if self.ctx.tls_loglevel < 1 or ssl_object is None or described is None:
             return
         name, version, bits = described
         self.ctx.smtpd_log(f"Anonymous TLS connection established from {self.namaddr}: "
-                           f"{version} with cipher {name} ({bits}/{bits} bits)")
+                           f"{version} with cipher {name} ({bits}/{bits} bits)"
+                           f"{handshake_details(ssl_object)}")
 
     def _notice(self, notice: ev.Notice) -> None:
         if notice.kind is ev.NoticeKind.IMPROPER_PIPELINING:

@@ -4,6 +4,11 @@ SECURITY: reads the server's private key (smtpd_tls_key_file).
 
 Postfix's protocol lists (``!SSLv2, !SSLv3, !TLSv1, !TLSv1.1`` or ``>=TLSv1.2``) become the
 context's minimum and maximum versions; SSLv2/SSLv3 are never offered whatever the list says.
+
+For TLS 1.3 Postfix names the key exchange group and the signature it made (``key-exchange
+X25519 server-signature ECDSA (prime256v1) server-digest SHA256``) in its log line and in
+Received:; Python's ssl does not tell them, so each server context gets a
+:class:`HandshakeObserver` that reads them off the handshake messages smtpd writes.
 """
 
 from __future__ import annotations
@@ -11,7 +16,11 @@ from __future__ import annotations
 import ssl
 
 from mailrelay.config.model import Config
+from mailrelay.delivery.handshake import HandshakeObserver, tls13_details
 from mailrelay.util.diagnostic import Fatal
+
+#: One for every server context: facts are kept per connection, weakly.
+_OBSERVER = HandshakeObserver(direction="write")
 
 _VERSIONS = [
     ("TLSv1", ssl.TLSVersion.TLSv1), ("TLSv1.1", ssl.TLSVersion.TLSv1_1),
@@ -79,7 +88,16 @@ def server_context(config: Config, *, mandatory: bool) -> ssl.SSLContext | None:
     except (OSError, ValueError) as e:
         what = "smtpd_tls_chain_files" if chain else "smtpd_tls_cert_file"
         raise Fatal(f"cannot load TLS certificate or key: {e}", config.origin(what), what) from e
+    _OBSERVER.install(ctx)
     return ctx
+
+
+def handshake_details(ssl_object: ssl.SSLObject) -> str:
+    """`` key-exchange X25519 server-signature ... server-digest SHA256`` (TLS 1.3), or ""."""
+    facts = _OBSERVER.facts(ssl_object)
+    if facts is None or ssl_object.version() != "TLSv1.3":
+        return ""
+    return tls13_details(facts, facts.chain)
 
 
 def received_comment(ssl_object: ssl.SSLObject | None) -> tuple[str, ...]:
@@ -90,5 +108,8 @@ def received_comment(ssl_object: ssl.SSLObject | None) -> tuple[str, ...]:
     if cipher is None:
         return ()
     name, version, bits = cipher
-    return (f"(using {version} with cipher {name} ({bits}/{bits} bits))",
-            "(No client certificate requested)")
+    using = f"(using {version} with cipher {name} ({bits}/{bits} bits)"
+    details = handshake_details(ssl_object)
+    # Postfix folds the details onto their own line, inside the same parenthesis.
+    lines = (using, f"{details})") if details else (using + ")",)
+    return (*lines, "(No client certificate requested)")
