@@ -277,7 +277,7 @@ class SmtpAgent:
                                  loop_detect=endpoint.port == 25, best_mx=endpoint.best)
         try:
             return await self._security.connect(endpoint, site, self.settings, options,
-                                                policy, plain=plain)
+                                                policy, plain=plain, log=self._log)
         except SkipServer as skip:
             self._log(f"warning: {skip}")
         except ConnectFailed as failure:

@@ -8,6 +8,11 @@ The loop is the one ``smtp/client.py`` documents: ask the machine for its next e
 what it has to send, read when it needs data, and hand every decision (STARTTLS, AUTH, a
 transaction, QUIT) back to the caller as the event that asks for it.  Exceptions of the
 stream are turned into :class:`~mailrelay.smtp.client_outcome.IoError` here, once.
+
+debug_peer_list: a server that matches it (by name or address) gets its dialogue logged,
+``> host[addr]:port: COMMAND`` and ``< host[addr]:port: REPLY`` as Postfix's smtp_chat logs
+them, decided once per connection (:func:`~mailrelay.maillog.debug_peer.dialogue_for`) from
+the agent's logger, which carries the list.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import contextlib
 import os
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from mailrelay.maillog.debug_peer import Dialogue, LineBuffer, dialogue_for
 from mailrelay.smtp.client import (
     ClientConnection,
     Event,
@@ -86,12 +93,15 @@ class SmtpConnection:
         self.ssl_object: ssl.SSLObject | None = None
         #: When each outcome of the transaction in progress was decided (monotonic).
         self.decided: dict[int, float] = {}
+        #: debug_peer_list matched this server: its dialogue is logged (else None).
+        self.dialogue: Dialogue | None = None
+        self._replies = LineBuffer()
 
     @classmethod
     async def open(cls, endpoint: Endpoint, settings: ClientSettings, *,
                    bind_address: str = "", options: SessionOptions | None = None,
                    wrapper: ssl.SSLContext | None = None, server_hostname: str = "",
-                   ) -> SmtpConnection:
+                   log: Callable[[str], None] | None = None) -> SmtpConnection:
         """Connect (ConnectFailed with Postfix's reason when that fails)."""
         local_addr = (bind_address, 0) if bind_address else None
         try:
@@ -111,6 +121,9 @@ class SmtpConnection:
             raise ConnectFailed(_connect_failure(endpoint, _strerror(error))) from None
         client = ClientConnection(settings, endpoint.peer, options)
         connection = cls(endpoint, reader, writer, client)
+        if log is not None:
+            connection.dialogue = dialogue_for(log, endpoint.hostname, endpoint.address,
+                                               endpoint.relay, we_are_client=True)
         if wrapper is not None:
             connection.ssl_object = writer.get_extra_info("ssl_object")
         return connection
@@ -138,6 +151,8 @@ class SmtpConnection:
         data = self.client.data_to_send()
         if not data or self._writer.is_closing():
             return
+        if self.dialogue is not None:
+            self.dialogue.client_lines(data)
         try:
             self._writer.write(data)
             await asyncio.wait_for(self._writer.drain(), self.client.settings.timeout(
@@ -156,6 +171,9 @@ class SmtpConnection:
             return
         except (OSError, ssl.SSLError):
             data = b""
+        if self.dialogue is not None:
+            for line in self._replies.feed(data):
+                self.dialogue.server_line(line)
         self.client.receive_data(data)
 
     async def send_content(self, data: bytes) -> None:

@@ -104,9 +104,11 @@ class SessionSecurity:
 
     async def connect(self, endpoint: Endpoint, site: _Site, settings: AgentSettings,
                       options: SessionOptions, policy: TlsPolicy, *,
-                      plain: bool = False) -> SmtpConnection:
+                      plain: bool = False, log: Callable[[str], None] | None = None,
+                      ) -> SmtpConnection:
         """ConnectFailed; SkipServer when wrapper mode cannot be used under *policy*.
-        *plain*: the clear-text retry after a failed handshake."""
+        *plain*: the clear-text retry after a failed handshake.  *log*: the agent's logger,
+        which carries debug_peer_list."""
         wrapper: ssl.SSLContext | None = None
         if self.wrappermode and self.tls is not None and not plain:
             if not policy.required:
@@ -118,7 +120,7 @@ class SessionSecurity:
         bind = settings.bind_address6 if ":" in endpoint.address else settings.bind_address
         return await SmtpConnection.open(
             endpoint, settings.client, bind_address=bind, options=options, wrapper=wrapper,
-            server_hostname=self.sni(policy, endpoint, site) or "")
+            server_hostname=self.sni(policy, endpoint, site) or "", log=log)
 
     def sni(self, policy: TlsPolicy, endpoint: Endpoint, site: _Site) -> str | None:
         """The name to send in the TLS handshake (SNI): none unless configured, as Postfix

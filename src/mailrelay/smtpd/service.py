@@ -23,6 +23,8 @@ from mailrelay.anvil.client import AnvilClient
 from mailrelay.cleanup.content_checks import ContentRejected
 from mailrelay.mail.esmtp import RcptParams
 from mailrelay.mail.reply import Reply
+from mailrelay.maillog.debug_peer import Dialogue, dialogue_for
+from mailrelay.maillog.smtpd_chat import ChattyConnection
 from mailrelay.maillog.writer import Logger
 from mailrelay.policy import stages
 from mailrelay.policy.anvil import Limits, Refusal, check_connect, check_mail, check_rcpt
@@ -117,7 +119,11 @@ class Session:
         if settings.bare_newline is not BareNewline.NO and ctx.bare_newline_exempt(
                 peer.name, address):
             settings = dataclasses.replace(settings, bare_newline=BareNewline.NO)
-        self.conn = CountingConnection(settings, client=self.namaddr)
+        # debug_peer_list, decided once here: other sessions get the plain machine.
+        self.dialogue: Dialogue | None = dialogue_for(ctx.smtpd_log, peer.name, address,
+                                                      self.namaddr, we_are_client=False)
+        self.conn = (CountingConnection(settings, client=self.namaddr) if self.dialogue is None
+                     else ChattyConnection(settings, self.namaddr, self.dialogue))
         self.txn: Transaction | None = None
         self.helo: str | None = None
         self.content_bytes = 0  # of the message being received, for "after DATA (N bytes)"
@@ -217,6 +223,8 @@ class Session:
         return True
 
     async def _shutdown(self) -> bool:
+        if self.dialogue is not None:
+            self.dialogue.server_lines(SHUTDOWN)
         self.writer.write(SHUTDOWN)
         await self.writer.drain()
         return False
