@@ -22,6 +22,7 @@ from mailrelay.config.locate import ConfigSource, load_main
 from mailrelay.config.mastercf import Listener, MasterCf, load_master_cf, smtpd_listeners
 from mailrelay.config.model import Config
 from mailrelay.maillog.writer import MailLog
+from mailrelay.metrics.address import metrics_address
 from mailrelay.pickup.service import PickupSettings
 from mailrelay.qmgr.service import QmgrService
 from mailrelay.queue.store import QueueStore
@@ -44,6 +45,7 @@ def load_generation(source: ConfigSource) -> Generation:
         config = load_main(source)
         master_cf = load_master_cf(source.master_cf, config)
         listeners = tuple(smtpd_listeners(master_cf, config))
+        metrics_address(config)  # a bad value stops start and refuses reload, named
     except OSError as e:
         raise Fatal(f"{e.filename or ''}: {e.strerror}".lstrip(": ")) from None
     return Generation(config, master_cf, listeners)

@@ -18,6 +18,12 @@ Signals, as Postfix's master takes them where Postfix has one:
 - SIGHUP (``reload``): see :mod:`mailrelay.master.reload`.  A configuration that does not
   build is refused and logged; the running generation goes on untouched.
 - SIGUSR1 (``logrotate``): reopen maillog_file, and tell every child to do the same.
+
+Metrics (metrics_http_address set): before the first child is forked the master turns on
+prometheus_client's multiprocess mode (:mod:`mailrelay.metrics.multiproc`) and installs the
+counting tap on every MailLog a child will write with; a "metrics" child serves them over HTTP
+(:mod:`mailrelay.metrics.endpoint`), supervised like pickup.  Each reaped child is marked dead
+there, so that live gauges count living processes only.
 """
 
 from __future__ import annotations
@@ -35,12 +41,15 @@ from typing import TextIO
 from mailrelay.anvil import service as anvil
 from mailrelay.config.locate import ConfigSource
 from mailrelay.config.mastercf import Listener
+from mailrelay.config.model import Config
 from mailrelay.maillog.writer import MailLog
 from mailrelay.master import roles
 from mailrelay.master.generation import Generation, load_generation
 from mailrelay.master.pidfile import PidFile, pid_path
 from mailrelay.master.reload import reload
 from mailrelay.master.roles import DRAIN, REOPEN, service_disabled, state_path
+from mailrelay.metrics import endpoint, multiproc
+from mailrelay.metrics.address import metrics_address
 from mailrelay.queue.store import QueueStore
 from mailrelay.smtpd import worker
 from mailrelay.smtpd.worker import BoundListener
@@ -105,6 +114,9 @@ class Master:
         self.sockets: dict[ListenKey, socket.socket] = {}
         self.stopping = False
         self.log = self.maillog.logger("master")
+        #: The metrics tap once metrics are on (they stay on until the master exits).
+        self.tap: Callable[[str, str], None] | None = None
+        self.metrics_directory = multiproc.metrics_directory(self.store.directory)
 
     @property
     def backlog(self) -> int:
@@ -123,6 +135,7 @@ class Master:
                 self.log(f"queue recovery: removed {report.temporary_files} unfinished "
                          f"file(s) and {report.orphan_logs} orphan log(s)")
             self.sockets = self.bind_all(self.generation.listeners, {})
+            self.enable_metrics()
             self.children = [Child("anvil", self._anvil), *self.plan(self.generation)]
             # DRAIN stays blocked in the children until a worker's loop takes it: a reload
             # right after another must not find a new worker that would ignore it.
@@ -158,22 +171,38 @@ class Master:
             raise
         return found
 
+    def enable_metrics(self) -> None:
+        """Metrics on, if metrics_http_address asks and they are not yet: the multiprocess
+        directory emptied, the tap on the master's MailLog (and so on anvil's)."""
+        if self.tap is None and metrics_address(self.config) is not None:
+            self.tap = multiproc.enable(self.metrics_directory)
+        self.maillog.tap = self.tap
+
+    def child_maillog(self, config: Config) -> MailLog:
+        """A child's own MailLog (each child opens maillog_file itself: the master keeps no
+        descriptor per generation), with the metrics tap when metrics are on."""
+        maillog = MailLog.from_config(config, self.maillog.stream)
+        maillog.tap = self.tap
+        return maillog
+
     def plan(self, generation: Generation) -> list[Child]:
         """The children of one generation (anvil, kept across reloads, is not one of them)."""
-        config, store, stream = generation.config, self.store, self.maillog.stream
+        config, store = generation.config, self.store
         bound = [BoundListener(lst, self.sockets[(lst.host, lst.port)])
                  for lst in generation.listeners]
 
-        # Each child opens maillog_file itself: the master keeps no descriptor per generation.
         def smtpd() -> int:
-            return worker.run(config, bound, store, MailLog.from_config(config, stream))
+            return worker.run(config, bound, store, self.child_maillog(config))
 
         def pickup() -> int:
-            return roles.run_pickup_process(config, store, MailLog.from_config(config, stream))
+            return roles.run_pickup_process(config, store, self.child_maillog(config))
 
         def qmgr() -> int:
             return roles.run_qmgr_process(config, generation.master_cf, store,
-                                          MailLog.from_config(config, stream))
+                                          self.child_maillog(config))
+
+        def metrics() -> int:
+            return endpoint.run_metrics_process(config, store, self.child_maillog(config))
 
         children = []
         if not service_disabled(config, "qmgr"):
@@ -181,6 +210,8 @@ class Master:
         children += [Child("smtpd", smtpd, listens=True) for _ in range(self.workers)]
         if not service_disabled(config, "pickup"):
             children.append(Child("pickup", pickup))
+        if metrics_address(config) is not None:
+            children.append(Child("metrics", metrics))
         return children
 
     def _anvil(self) -> int:
@@ -251,6 +282,8 @@ class Master:
                 return
             if pid == 0:
                 return
+            if self.tap is not None:
+                multiproc.process_dead(self.metrics_directory, pid)
             child = next((c for c in self.children if c.pid == pid), None)
             if child is None:
                 continue

@@ -17,7 +17,10 @@ refused reload leaves the running generation as it was, with the error in the lo
    in active/.  The new one retries what the old one left there, as after a stop.  So does
    the new pickup (two would both queue a maildrop file).
 
-anvil is kept across reloads: its counters are per client and outlive a configuration.
+anvil is kept across reloads: its counters are per client and outlive a configuration.  So
+is the metrics child while metrics_http_address stays the same; when it changes, the old one
+stops and the new one starts once it has exited (it may want the same port).  The metrics'
+counts live in files, not in the child: they survive the reload either way.
 Queued mail is not touched.
 """
 
@@ -31,10 +34,11 @@ from typing import TYPE_CHECKING
 from mailrelay.maillog.writer import MailLog
 from mailrelay.master.generation import load_and_validate
 from mailrelay.master.roles import DRAIN
+from mailrelay.metrics.address import PARAMETER
 from mailrelay.util.diagnostic import Fatal
 
 #: Roles of which never two may run: the new one waits for the old one to exit.
-SINGLE = ("qmgr", "pickup")
+SINGLE = ("qmgr", "pickup", "metrics")
 
 if TYPE_CHECKING:
     from mailrelay.master.process import Master
@@ -53,11 +57,15 @@ def reload(master: Master) -> bool:
         if key not in sockets:
             sock.close()
     master.sockets = sockets
+    kept = {"anvil"}
+    if master.config.get_str(PARAMETER).strip() == generation.config.get_str(PARAMETER).strip():
+        kept.add("metrics")
     master.maillog.close()
     master.maillog, master.log = maillog, maillog.logger("master")
     master.generation, master.config = generation, generation.config
-    old = [c for c in master.children if c.role != "anvil" and not c.retiring]
-    new = master.plan(generation)
+    master.enable_metrics()
+    old = [c for c in master.children if c.role not in kept and not c.retiring]
+    new = [c for c in master.plan(generation) if c.role not in kept]
     for child in old:
         child.retiring = True
     for child in new:
