@@ -5,7 +5,8 @@ it (the table's open-time warnings, "regexp map FILE, line N: ... skipping this 
 the table cannot know is that its results are actions: a rule whose action word is unknown
 does nothing at run time but log "unknown command in header_checks map" (the line is kept),
 and the smtp client runs only the actions that do not change the delivery (DUNNO, IGNORE,
-INFO, OK, PREPEND, REPLACE, WARN), logging "unsupported command" for the others.  Both are
+INFO, OK, PREPEND, REPLACE, STRIP, WARN), logging "unsupported command" for the others
+(PASS included: cleanup only).  Both are
 reported here with the table's file and line (or key, for an indexed table).
 """
 
@@ -24,8 +25,9 @@ INPUT_CHECKS = ("header_checks", "mime_header_checks", "nested_header_checks", "
 OUTPUT_CHECKS = ("smtp_header_checks", "smtp_mime_header_checks",
                  "smtp_nested_header_checks", "smtp_body_checks")
 CHECKS_PARAMETERS = INPUT_CHECKS + OUTPUT_CHECKS
-#: header_checks(5) actions of Postfix 3.7 that cleanup does not run yet.
-NOT_IMPLEMENTED = frozenset({"PASS"})
+#: header_checks(5) actions of Postfix 3.7 that cleanup does not run yet (none: PASS, the
+#: last one, is run since the MIME walker).
+NOT_IMPLEMENTED: frozenset[str] = frozenset()
 
 
 def action_word(result: str) -> str:

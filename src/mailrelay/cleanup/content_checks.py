@@ -1,8 +1,15 @@
-"""header_checks and body_checks in cleanup: what each action does to the message.
+"""header_checks, mime_header_checks, nested_header_checks and body_checks in cleanup.
 
-Theory of operation.  cleanup looks up every primary header (its own Received: included;
-MIME-Version and the MIME Content-* fields in mime_header_checks), then each body line up to
-body_checks_size_limit bytes, and acts (captured in tests/golden/rewriting/actions):
+Theory of operation.  cleanup follows the message's MIME structure (:mod:`mime`, as Postfix's
+mime_state; captured in tests/golden/mime_checks) and looks up each piece in its table:
+the primary header's fields (its own Received: included) in header_checks, but MIME-Version
+and the Content-* fields in mime_header_checks; every field of a multipart part header in
+mime_header_checks; the fields of an attached message/* in nested_header_checks (its MIME
+fields in mime_header_checks); each non-empty body line -- preambles, boundary lines and
+epilogues included -- in body_checks, while its offset in its body section is under
+body_checks_size_limit.  mime_header_checks and nested_header_checks are $header_checks
+unless set.  With disable_mime_input_processing everything after the primary header is
+body.  The actions (captured in tests/golden/rewriting/actions):
 
 * IGNORE drops the field or line; REPLACE puts the action's text in its place; PREPEND puts
   the text before it; WARN and INFO only log; DUNNO and OK do nothing.
@@ -11,14 +18,18 @@ body_checks_size_limit bytes, and acts (captured in tests/golden/rewriting/actio
 * DISCARD stops the inspection and drops the message after the client was told it was
   accepted.  HOLD puts the message on hold and goes on; REDIRECT replaces every recipient
   and stops the inspection (Postfix 3.7 inspects nothing after it); BCC adds a recipient;
-  FILTER stores a content filter (the last one wins).
+  FILTER stores a content filter (the last one wins).  PASS logs and stops every inspection
+  of the message; the message goes on unchanged.
 * An unknown action is logged as ``warning: unknown command in header_checks map: X`` and
   the line is kept.
 
 Every action but IGNORE, DUNNO and OK writes ``QUEUEID: <action>: header <field> from
-host[addr]; from=<sender> to=<first recipient> proto=ESMTP helo=<helo>: <text>`` (folded
-lines shown with ``?`` for each control character, as Postfix's printable()).  A header is
-inspected whole, even when longer than header_size_limit (cleanup cuts it afterwards).
+host[addr]; from=<sender> to=<first recipient> proto=ESMTP helo=<helo>: <text>`` ("header"
+for a field of any header, "body" for a body line; folded lines shown with ``?`` for each
+control character, as Postfix's printable()).  A header is inspected whole, even when longer
+than header_size_limit (cleanup cuts it afterwards).  Without mime_header_checks,
+nested_header_checks and body_checks only the primary header is looked at; the walk over
+the body happens only when some table can see it.
 """
 
 from __future__ import annotations
@@ -33,9 +44,9 @@ from mailrelay.cleanup.header_checks import (
     ContentChecks,
     Verdict,
     Where,
-    is_mime,
     log_line,
 )
+from mailrelay.cleanup.mime import Kind, MimeLimits, Part, Piece, is_mime, walk
 from mailrelay.config.model import Config
 from mailrelay.maps.lookup import Maps
 
@@ -47,7 +58,7 @@ if TYPE_CHECKING:  # the registry imports lmdb: sendmail imports cleanup without
 FILTER_ATTRIBUTE = "content_filter"
 
 #: Actions after which Postfix inspects nothing more.
-_FINAL = frozenset({Action.REJECT, Action.DISCARD, Action.REDIRECT})
+_FINAL = frozenset({Action.REJECT, Action.DISCARD, Action.REDIRECT, Action.PASS})
 _SILENT = frozenset({Action.IGNORE, Action.DUNNO, Action.OK, Action.UNKNOWN})
 
 
@@ -79,6 +90,8 @@ class Outcome:
     filter: str | None = None
     #: Log lines, in order (``QUEUEID: ...``; unqueued warnings start with "warning: ").
     log: list[str] = field(default_factory=list)
+    #: A PASS action: nothing more of the message was inspected.
+    passed: bool = False
 
     @property
     def stopped(self) -> bool:
@@ -108,6 +121,8 @@ class InputChecks:
     body: ContentChecks | None
     header_size_limit: int = 102400
     body_size_limit: int = 51200
+    nested_header: ContentChecks | None = None
+    mime: MimeLimits = field(default_factory=MimeLimits)
 
     @classmethod
     def from_config(cls, config: Config, cache: MapCache) -> InputChecks | None:
@@ -115,20 +130,34 @@ class InputChecks:
                     _checks(config, "mime_header_checks", cache),
                     _checks(config, "body_checks", cache),
                     config.get_int("header_size_limit"),
-                    config.get_int("body_checks_size_limit"))
-        if found.header is None and found.mime_header is None and found.body is None:
+                    config.get_int("body_checks_size_limit"),
+                    _checks(config, "nested_header_checks", cache),
+                    MimeLimits.from_config(config))
+        if not any((found.header, found.mime_header, found.nested_header, found.body)):
             return None
         return found
+
+    @property
+    def walks(self) -> bool:
+        """Whether any table sees what follows the primary header."""
+        return any((self.mime_header, self.nested_header, self.body)) and not (
+            self.mime.disabled and self.body is None)
 
     def run(self, queue_id: str, content: bytes, context: str) -> tuple[bytes, Outcome]:
         """*content* (SMTP form, Received: first) after the checks, and their outcome."""
         outcome = Outcome()
-        fields, rest = split_fields(content)
         run = _Run(self, queue_id, context, outcome)
-        headers = [run.header(f) for f in fields]
-        if self.body is not None and not outcome.stopped:
-            rest = run.body(rest)
-        return b"".join(headers) + rest, outcome
+        if not self.walks:
+            fields, rest = split_fields(content)
+            return b"".join(run.header(Piece(Kind.HEADER, f)) for f in fields) + rest, outcome
+        pieces = walk(content, self.mime, body_lines=self.body is not None)
+        return b"".join(run.piece(p) for p in pieces), outcome
+
+    def table(self, piece: Piece) -> ContentChecks | None:
+        """The table that sees a header field (Postfix's choice, captured)."""
+        if piece.part is Part.MULTIPART or is_mime(piece.data):
+            return self.mime_header
+        return self.header if piece.part is Part.PRIMARY else self.nested_header
 
 
 class _Run:
@@ -140,40 +169,34 @@ class _Run:
         self.queue_id = queue_id
         self.context = context
         self.outcome = outcome
+        self.done = False
         self._open: dict[str, Maps] = {}
 
     def _tables(self, checks: ContentChecks) -> Maps:
-        if checks.title not in self._open:
-            self._open[checks.title] = checks.tables()
-        return self._open[checks.title]
+        if checks.spec not in self._open:
+            self._open[checks.spec] = checks.tables()
+        return self._open[checks.spec]
 
-    def header(self, raw: bytes) -> bytes:
-        mime = is_mime(raw)
-        checks = self.checks.mime_header if mime else self.checks.header
-        if checks is None or self.outcome.stopped:
-            return raw
-        # Primary-section MIME fields are logged as "header" too (captured).
-        return self._inspect(checks, Where.HEADER, raw, logical(raw))
+    def piece(self, piece: Piece) -> bytes:
+        if piece.kind is Kind.HEADER:
+            return self.header(piece)
+        if piece.kind is Kind.BODY:
+            return self.body(piece)
+        return piece.data
 
-    def body(self, rest: bytes) -> bytes:
-        assert self.checks.body is not None
-        out: list[bytes] = []
-        pos, seen = 0, 0
-        if rest.startswith(CRLF):
-            out.append(CRLF)
-            pos = 2
-        while pos < len(rest):
-            end = rest.find(CRLF, pos)
-            stop = len(rest) if end < 0 else end + 2
-            line = rest[pos:stop]
-            pos = stop
-            if self.outcome.stopped or seen >= self.checks.body_size_limit:
-                out.append(line)
-                continue
-            seen += len(line)
-            text = line.removesuffix(CRLF).decode("utf-8", "surrogateescape")
-            out.append(self._inspect(self.checks.body, Where.BODY, line, text))
-        return b"".join(out)
+    def header(self, piece: Piece) -> bytes:
+        checks = self.checks.table(piece)
+        if checks is None or self.done:
+            return piece.data
+        return self._inspect(checks, Where.HEADER, piece.data, logical(piece.data))
+
+    def body(self, piece: Piece) -> bytes:
+        checks, line = self.checks.body, piece.data
+        if (checks is None or self.done or piece.offset >= self.checks.body_size_limit
+                or line in (CRLF, b"")):  # no table sees an empty line (captured)
+            return line
+        text = line.removesuffix(CRLF).decode("utf-8", "surrogateescape")
+        return self._inspect(checks, Where.BODY, line, text)
 
     def _inspect(self, checks: ContentChecks, where: Where, raw: bytes, text: str) -> bytes:
         verdict = checks.check(self._tables(checks), text)
@@ -192,6 +215,8 @@ class _Run:
             outcome.reject = verdict.text
         if action not in _SILENT:
             outcome.log.append(log_line(self.queue_id, verdict, where, text, self.context))
+        if action in _FINAL:
+            self.done = True
         return _EFFECTS.get(action, _keep)(outcome, verdict, raw)
 
 
@@ -228,6 +253,11 @@ def _filter(outcome: Outcome, verdict: Verdict, raw: bytes) -> bytes:
     return raw
 
 
+def _pass(outcome: Outcome, _verdict: Verdict, raw: bytes) -> bytes:
+    outcome.passed = True
+    return raw
+
+
 _EFFECTS: dict[Action, Callable[[Outcome, Verdict, bytes], bytes]] = {
     Action.IGNORE: lambda _o, _v, _raw: b"",
     Action.STRIP: lambda _o, _v, _raw: b"",
@@ -238,4 +268,5 @@ _EFFECTS: dict[Action, Callable[[Outcome, Verdict, bytes], bytes]] = {
     Action.REDIRECT: _redirect,
     Action.BCC: _bcc,
     Action.FILTER: _filter,
+    Action.PASS: _pass,
 }

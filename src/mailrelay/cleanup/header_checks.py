@@ -10,7 +10,8 @@ parses the action, and writes the log line Postfix writes for it::
     QUEUEID: replace: header From: x <a@b>: From: y <c@d>              (smtp client)
     QUEUEID: warning: header Subject: x from host[ip]; from=<a> to=<b> proto=ESMTP helo=<h>: t
 
-The header text in the log is cut at 200 characters, as Postfix's ``%.200s``, and each
+The header text in the log is cut at 200 characters in cleanup, as Postfix's ``%.200s``,
+and at 60 in the smtp client (``%.60s``, captured in tests/golden/mime_checks), and each
 control character (the newline and tab of a folded header) is shown as ``?``.
 """
 
@@ -21,11 +22,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mailrelay.cleanup.address_map import CleanupDefer
+from mailrelay.cleanup.mime import MIME_FIELDS, is_mime
 from mailrelay.maps.base import MapError, MapLookupError
 from mailrelay.maps.lookup import Maps
 
 if TYPE_CHECKING:  # the registry imports lmdb: sendmail imports cleanup without it
     from mailrelay.maps.registry import MapCache
+
+__all__ = ["MIME_FIELDS", "OUTPUT_ACTIONS", "Action", "ContentChecks", "Verdict", "Where",
+           "is_mime", "log_line", "parse_action"]
 
 
 class Action(enum.Enum):
@@ -44,6 +49,8 @@ class Action(enum.Enum):
     REDIRECT = "redirect"
     BCC = "bcc"
     FILTER = "filter"
+    #: Log, and inspect nothing more of this message (Postfix 3.2 and later; cleanup only).
+    PASS = "pass"
     #: Not an action Postfix knows: logged, and the line is kept.
     UNKNOWN = "unknown"
 
@@ -55,20 +62,12 @@ OUTPUT_ACTIONS = frozenset({Action.WARN, Action.IGNORE, Action.STRIP, Action.REP
                            Action.DUNNO, Action.OK, Action.INFO})
 
 
-#: Fields with HDR_OPT_MIME: inspected by mime_header_checks (smtp_mime_header_checks),
-#: not header_checks, even in the primary header section.
-MIME_FIELDS = frozenset({b"content-description", b"content-disposition", b"content-id",
-                         b"content-transfer-encoding", b"content-type", b"mime-version"})
-
-
-def is_mime(field: bytes) -> bool:
-    return field[: field.find(b":")].strip().lower() in MIME_FIELDS
-
-
 class Where(enum.Enum):
+    """The word of the log line: Postfix writes "header" for a field of any header (primary,
+    MIME part, attached message) and "body" for a body line (captured:
+    tests/golden/mime_checks)."""
+
     HEADER = "header"
-    MIME_HEADER = "mime-header"
-    NESTED_HEADER = "nested-header"
     BODY = "body"
 
 
@@ -89,10 +88,10 @@ def parse_action(value: str) -> Verdict:
 
 
 def log_line(queue_id: str, verdict: Verdict, where: Where, line: str,
-             context: str = "") -> str:
+             context: str = "", width: int = 200) -> str:
     """Postfix's log line for an action (the smtp client passes no *context*; cleanup gives
     `` from host[ip]; from=<...> to=<...> proto=ESMTP helo=<...>``)."""
-    shown = "".join(c if c.isprintable() else "?" for c in line[:200])
+    shown = "".join(c if c.isprintable() else "?" for c in line[:width])
     tail = f": {verdict.text}" if verdict.text else ""
     return f"{queue_id}: {verdict.action.value}: {where.value} {shown}{context}{tail}"
 

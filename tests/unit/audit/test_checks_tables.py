@@ -67,3 +67,15 @@ def test_an_indexed_table_names_the_key_as_stored_in_lower_case(tmp_path: Path) 
                                               ("", "")])
 def test_the_action_is_the_first_word_of_the_result(result: str, word: str) -> None:
     assert action_word(result) == word
+
+
+def test_pass_runs_in_cleanup_and_is_unsupported_by_the_smtp_client(tmp_path: Path) -> None:
+    """Postfix 3.7.11 (tests/golden/mime_checks): cleanup logs ``pass: header ...`` and stops
+    inspecting; smtp logs "unsupported command in smtp_header_checks map: PASS ..."."""
+    path = tmp_path / "checks"
+    path.write_text("/^X-Pass:/ PASS trusted sender\n")
+    assert texts("header_checks", f"regexp:{path}") == []
+    assert texts("smtp_header_checks", f"regexp:{path}") == [
+        f'smtp_header_checks: regexp map {path}, line 1: action "PASS" is not supported by '
+        'the smtp client: the rule only logs "unsupported command in smtp_header_checks '
+        'map" and the line is kept']

@@ -148,3 +148,105 @@ def test_strip_drops_the_header_and_logs_it_as_postfix_did(tmp_path: Path) -> No
     kept, outcome = checks.run("7F97A22C002", content, " from localhost[127.0.0.1]")
     assert kept == b"Subject: s\r\n\r\nbody\r\n"
     assert outcome.log == ["7F97A22C002: strip: header X-S: 2 from localhost[127.0.0.1]"]
+
+
+# --- MIME structure (tests/golden/mime_checks: /^/ WARN tables that name themselves) ------
+
+MIME = Path(__file__).parents[2] / "golden" / "mime_checks"
+WARN_ALL = (f"header_checks = regexp:{MIME}/header\nmime_header_checks = regexp:{MIME}/mime\n"
+            f"nested_header_checks = regexp:{MIME}/nested\nbody_checks = regexp:{MIME}/body\n")
+
+
+def mime_run(message: str, ref: str, main_cf: str) -> tuple[Cleaned, list[str]]:
+    """cleanup of *message* as the capture *ref* was made; and Postfix's cleanup lines
+    (Received: and message-id= left out: smtpd gives cleanup its Received:)."""
+    lines = [line.split(": ", 1)[1] for line in (MIME / ref).read_text().splitlines()
+             if line.startswith("postfix/cleanup")]
+    queue_id = lines[0].split(":")[0]
+    expected = [line for line in lines
+                if "message-id=" not in line and " header Received: " not in line]
+    arrival = Arrival(queue_id, time.time(), "app1.corp.local", "localhost", "127.0.0.1",
+                      "ESMTP", ("x@example.com",))
+    content = (MIME / message).read_bytes() + b"\r\n"  # swaks's extra line end
+    cleaned = cleanup(content, "a@corp.local", ("x@example.com",), arrival, b"",
+                      CleanupSettings.from_config(config(main_cf)), local_context=True)
+    return cleaned, expected
+
+
+@pytest.mark.parametrize(("message", "ref", "main_cf"), [
+    ("m1.eml", "default-m1.maillog.ref", WARN_ALL),
+    ("m2.eml", "default-m2.maillog.ref", WARN_ALL),
+    ("m3.eml", "default-m3.maillog.ref", WARN_ALL),
+    ("m1.eml", "header-checks-only.maillog.ref", f"header_checks = regexp:{MIME}/header\n"),
+    ("m1.eml", "disable-mime.maillog.ref", WARN_ALL + "disable_mime_input_processing = yes\n"),
+    ("m1.eml", "nesting-limit-1.maillog.ref", WARN_ALL + "mime_nesting_limit = 1\n"),
+    ("m1.eml", "boundary-limit-3.maillog.ref", WARN_ALL + "mime_boundary_length_limit = 3\n"),
+    ("s1.eml", "size-limit-12.maillog.ref", WARN_ALL + "body_checks_size_limit = 12\n"),
+    ("s1.eml", "size-limit-13.maillog.ref", WARN_ALL + "body_checks_size_limit = 13\n"),
+    ("m1.eml", "size-limit-60.maillog.ref", WARN_ALL + "body_checks_size_limit = 60\n"),
+    ("p1.eml", "pass-p1.maillog.ref", WARN_ALL),
+    ("p2.eml", "pass-p2.maillog.ref", WARN_ALL),
+])
+def test_each_mime_piece_is_inspected_by_the_table_postfix_used(message: str, ref: str,
+                                                                 main_cf: str) -> None:
+    cleaned, expected = mime_run(message, ref, main_cf)
+    assert cleaned.checks is not None
+    assert cleaned.checks.log == expected
+
+
+def test_pass_logs_and_ends_every_inspection_keeping_the_message() -> None:
+    cleaned, _ = mime_run("p1.eml", "pass-p1.maillog.ref", WARN_ALL)
+    assert cleaned.checks is not None and cleaned.checks.passed
+    assert cleaned.checks.log[-1].endswith(": trusted sender")
+    assert b"Subject: after pass\r\n" in cleaned.content
+    assert cleaned.checks.reject is None and not cleaned.checks.discard
+
+
+def test_actions_in_part_nested_and_body_tables_edit_the_message_as_postfix_did() -> None:
+    main_cf = (f"mime_header_checks = regexp:{MIME}/edit_mime\n"
+               f"nested_header_checks = regexp:{MIME}/edit_nested\n"
+               f"body_checks = regexp:{MIME}/edit_body\n")
+    cleaned, expected = mime_run("m1.eml", "edit-cleanup.maillog.ref", main_cf)
+    assert cleaned.checks is not None
+    assert cleaned.checks.log == expected
+    postfix = (MIME / "edit-cleanup.smarthost.eml").read_bytes()
+    assert without_varying(cleaned.content) == without_varying(postfix)
+
+
+def test_with_only_header_checks_set_part_headers_are_seen_but_no_body_line(
+        tmp_path: Path) -> None:
+    (tmp_path / "hc").write_text("/^/ WARN\n")
+    checks = InputChecks.from_config(config(f"header_checks = regexp:{tmp_path}/hc\n"),
+                                     MapCache())
+    assert checks is not None and checks.body is None
+    content = (MIME / "m1.eml").read_bytes()
+    kept, outcome = checks.run("Q", content, "")
+    assert kept == content
+    assert not any(": body " in line for line in outcome.log)
+    assert "Q: warning: header X-Inner-Part: deep" in outcome.log
+
+
+def test_without_mime_or_body_tables_the_body_is_not_walked(tmp_path: Path) -> None:
+    (tmp_path / "hc").write_text("/^/ WARN\n")
+    checks = InputChecks.from_config(config(
+        f"header_checks = regexp:{tmp_path}/hc\nmime_header_checks =\n"
+        "nested_header_checks =\n"), MapCache())
+    assert checks is not None and not checks.walks
+    kept, outcome = checks.run("Q", (MIME / "m1.eml").read_bytes(), "")
+    assert len(outcome.log) == 4  # From, To, Subject, X-After; MIME fields have no table
+    assert kept == (MIME / "m1.eml").read_bytes()
+
+
+def test_pathological_content_is_inspected_without_error(tmp_path: Path) -> None:
+    (tmp_path / "all").write_text("/^/ WARN\n")
+    checks = InputChecks.from_config(config(
+        f"header_checks = regexp:{tmp_path}/all\nbody_checks = regexp:{tmp_path}/all\n"),
+        MapCache())
+    assert checks is not None
+    deep = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i)
+                    for i in range(2000))
+    junk = b"X-Junk: \x00\xff\x80\r\n" * 3000 + b"\r\n\x00\x01\xfe body\r\n"
+    for content in (deep, junk, b"X-Big: a\r\n" + b"\tf\r\n" * 200_000 + b"\r\nb\r\n"):
+        kept, outcome = checks.run("Q", content, "")
+        assert kept == content
+        assert outcome.log

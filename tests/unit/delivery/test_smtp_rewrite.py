@@ -102,3 +102,68 @@ def test_smtp_header_mime_header_and_body_checks_edit_and_log_as_postfix_did() -
                 (where / "maillog.ref").read_text().splitlines()
                 if "13DFB20E401: to=" not in line and "1EAAB20E401" not in line]
     assert log == expected
+
+
+# --- MIME structure on the way out (tests/golden/mime_checks) ---------------------------
+
+MIME = Path(__file__).parents[2] / "golden" / "mime_checks"
+SMTP_WARN_ALL = (f"smtp_header_checks = regexp:{MIME}/smtp_header\n"
+                 f"smtp_mime_header_checks = regexp:{MIME}/smtp_mime\n"
+                 f"smtp_nested_header_checks = regexp:{MIME}/smtp_nested\n"
+                 f"smtp_body_checks = regexp:{MIME}/smtp_body\n")
+
+
+def smtp_lines(ref: str) -> list[str]:
+    """The smtp client's check lines of a capture (the delivery line left out)."""
+    return [line.split(": ", 1)[1] for line in (MIME / ref).read_text().splitlines()
+            if line.startswith("postfix/smtp[") and " to=<" not in line]
+
+
+def without_own(lines: list[str]) -> list[str]:
+    own = (" header Received: ", " header Message-Id: ", " header Date: ")
+    return [line.split(": ", 1)[1] for line in lines if not any(o in line for o in own)]
+
+
+@pytest.mark.parametrize(("ref", "main_cf"), [
+    ("default-m1.maillog.ref", SMTP_WARN_ALL),
+    ("disable-mime.maillog.ref", SMTP_WARN_ALL + "disable_mime_input_processing = yes\n"),
+    ("size-limit-60.maillog.ref", SMTP_WARN_ALL + "body_checks_size_limit = 60\n"),
+])
+def test_each_mime_piece_goes_to_the_smtp_table_postfix_used(ref: str, main_cf: str) -> None:
+    queued = (MIME / "default-m1.smarthost.eml").read_bytes()  # as smtp read it: unchanged
+    expected = smtp_lines(ref)
+    queue_id = expected[0].split(":")[0]
+    log: list[str] = []
+    out = rewrite(main_cf).apply(queue_id, "a@corp.local", ["x@example.com"], queued,
+                                 log.append)
+    assert out.content == queued
+    # Postfix's own Received:, Message-Id: and Date: differ per capture.
+    assert without_own(log) == without_own(expected)
+
+
+def test_smtp_checks_edit_part_nested_and_body_lines_as_postfix_did() -> None:
+    main_cf = (f"smtp_mime_header_checks = regexp:{MIME}/edit_smtp_mime\n"
+               f"smtp_nested_header_checks = regexp:{MIME}/edit_smtp_nested\n"
+               f"smtp_body_checks = regexp:{MIME}/edit_smtp_body\n")
+    sent = (MIME / "edit-smtp.smarthost.eml").read_bytes()
+    queued = (MIME / "default-m1.smarthost.eml").read_bytes()
+    expected = smtp_lines("edit-smtp.maillog.ref")
+    queue_id = expected[0].split(":")[0]
+    log: list[str] = []
+    out = rewrite(main_cf).apply(queue_id, "a@corp.local", ["x@example.com"], queued,
+                                 log.append)
+    assert log == expected
+    header_end = sent.index(b"\r\n\r\n")
+    assert out.content[out.content.index(b"\r\n\r\n"):] == sent[header_end:]
+
+
+def test_pass_is_unsupported_in_smtp_header_checks_and_the_field_is_kept() -> None:
+    expected = smtp_lines("pass-smtp.maillog.ref")
+    queued = (b"Received: from app1.corp.local (localhost [127.0.0.1])\r\n\tby relay.corp.local"
+              b" (Postfix) with ESMTP id C4F292103F5\r\nFrom: a@corp.local\r\n"
+              b"To: x@example.com\r\nX-Pass: yes\r\nSubject: after pass\r\n\r\nbody\r\n")
+    log: list[str] = []
+    out = rewrite(f"smtp_header_checks = regexp:{MIME}/pass_smtp_header\n").apply(
+        "C4F292103F5", "a@corp.local", ["x@example.com"], queued, log.append)
+    assert out.content == queued
+    assert log == expected
