@@ -349,3 +349,41 @@ async def test_a_delivery_that_fails_unexpectedly_leaves_no_file_in_active(
     assert harness.ids(Queue.ACTIVE) == []
     assert f"warning: {queue_id}: delivery failed: RuntimeError('a bug')" in harness.log()
     assert harness.store.stat(Queue.DEFERRED, queue_id).mtime > time.time() + 250
+
+
+def enqueue_filtered(harness: Harness, content_filter: str, *recipients: str) -> str:
+    env = Envelope("alice@corp.local", tuple(Recipient(r, f"rfc822;{r}") for r in recipients),
+                   time.time(), attributes=(("content_filter", content_filter),))
+    return harness.store.enqueue(env, CONTENT)
+
+
+async def test_a_content_filter_takes_every_recipient_whatever_the_routing_says(
+        tmp_path: Path) -> None:
+    harness = Harness(tmp_path, "transport_maps = inline:{ example.org=relay: }\n")
+    agent = harness.agent(sent)
+    queue_id = enqueue_filtered(harness, "smtp:[127.0.0.1]:10024",
+                                "bob@example.com", "carol@example.org", "root@relay.corp.local")
+    await harness.run_until(lambda: f"{queue_id}: removed" in harness.log())
+    [request] = agent.requests
+    assert (request.transport, request.nexthop) == ("smtp", "[127.0.0.1]:10024")
+    assert [r.address for r in request.recipients] == [
+        "bob@example.com", "carol@example.org", "root@relay.corp.local"]
+
+
+async def test_a_filter_without_nexthop_goes_to_each_recipient_domain(
+        harness: Harness) -> None:
+    agent = harness.agent(sent)
+    queue_id = enqueue_filtered(harness, "smtp:", "bob@example.com", "carol@example.org")
+    await harness.run_until(lambda: f"{queue_id}: removed" in harness.log())
+    assert sorted(r.nexthop for r in agent.requests) == ["example.com", "example.org"]
+
+
+async def test_a_filter_on_an_unknown_transport_is_deferred_as_postfix_logs_it(
+        harness: Harness) -> None:
+    queue_id = enqueue_filtered(harness, "bogus:[127.0.0.1]:10024", "z@example.com")
+    await harness.run_until(lambda: queue_id in harness.ids(Queue.DEFERRED))
+    log = harness.log()
+    assert "warning: connect to transport private/bogus: No such file or directory" in log
+    assert (f"postfix/error[{os.getpid()}]: {queue_id}: to=<z@example.com>, relay=none, "
+            in log)
+    assert "dsn=4.3.0, status=deferred (mail transport unavailable)" in log

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailrelay.cleanup.canonical import AddressClass, OpenCanonical
-from mailrelay.cleanup.content_checks import Outcome
-from mailrelay.cleanup.fields import cut_long_fields
+from mailrelay.cleanup.content_checks import FILTER_ATTRIBUTE, InputChecks, Outcome
+from mailrelay.cleanup.fields import cut_long_fields, split_fields
 from mailrelay.cleanup.header_addresses import ADDRESS_FIELDS, RESENT_FIELDS, rewrite_header
 from mailrelay.cleanup.headers import HEADER_LINE, Arrival, message_id
 from mailrelay.cleanup.masquerade import Masquerade, masquerade_header
@@ -122,6 +122,18 @@ class Cleaned:
     checks: Outcome | None = None
     #: virtual_alias_maps: what each of *recipients* expanded into (None: no aliases).
     aliases: tuple[tuple[str, ...], ...] | None = None
+    #: Where the ``message-id=`` line goes among the checks' log lines (its index), as
+    #: Postfix's cleanup logs it when it meets the Message-Id header, else at the end of
+    #: the header section; None: not logged (a DISCARD or REJECT came first).
+    message_id_at: int | None = 0
+
+    def log_lines(self, queue_id: str) -> list[str]:
+        """cleanup's log lines for this message, in Postfix's order: the checks' lines with
+        ``QUEUEID: message-id=<...>`` among them (``<>`` when there is none)."""
+        lines = list(self.checks.log) if self.checks is not None else []
+        if self.message_id_at is not None:
+            lines.insert(self.message_id_at, f"{queue_id}: message-id={self.message_id or '<>'}")
+        return lines
 
 
 _SPECIALS = set('()<>@,;:\\".[]')
@@ -182,9 +194,13 @@ def cleanup(content: bytes, sender: str, recipients: tuple[str, ...], arrival: A
         aliases = tuple(tuple(settings.virtual.expand(maps, r)) for r in recipients)
     outcome = None
     content = received + content  # checks see cleanup's own Received: too
+    message_id_at: int | None = 0
     if settings.checks is not None:
-        content, outcome = settings.checks.run(arrival.queue_id, content,
-                                               check_context(arrival, sender, recipients))
+        checked = content
+        where = check_context(arrival, sender, recipients)
+        content, outcome = settings.checks.run(arrival.queue_id, checked, where)
+        if outcome.log:
+            message_id_at = _message_id_at(settings.checks, arrival.queue_id, checked, where)
     content = cut_long_fields(content, settings.header_size_limit)
     context = settings.header_context(local_context)
     rewrite = _header_rewriter(context, canonical, settings.masquerade)
@@ -196,7 +212,24 @@ def cleanup(content: bytes, sender: str, recipients: tuple[str, ...], arrival: A
         extra = "".join(f"{h}\r\n" for h in added).encode("utf-8", "surrogateescape")
     separator = CRLF if section.rest and not section.rest.startswith(CRLF) else b""
     body = section.headers + extra + separator + section.rest
-    return Cleaned(body, sender, recipients, msgid, tuple(warnings), outcome, aliases)
+    return Cleaned(body, sender, recipients, msgid, tuple(warnings), outcome, aliases,
+                   message_id_at)
+
+
+def _message_id_at(checks: InputChecks, queue_id: str, content: bytes,
+                   where: str) -> int | None:
+    """How many check log lines come before ``message-id=``: those of the header fields
+    before the Message-Id field, or of the whole header section when there is none (the
+    id is added, or logged as ``<>``, at its end); None when a DISCARD or REJECT among those
+    fields stops cleanup before (captured: tests/golden/content_filter).  The tables are
+    asked again for those fields only, and only when some action was logged at all."""
+    fields, _rest = split_fields(content)
+    names = [f[:f.index(b":")].strip().lower() for f in fields]
+    before = fields[:names.index(b"message-id")] if b"message-id" in names else fields
+    _, outcome = checks.run(queue_id, b"".join(before), where)
+    if outcome.discard or outcome.reject is not None:
+        return None
+    return len(outcome.log)
 
 
 def _masquerade_envelope(masquerade: Masquerade | None, sender: str,
@@ -242,3 +275,14 @@ def _header_rewriter(context: CleanupSettings | None, canonical: OpenCanonical |
         return new
 
     return rewrite
+
+
+def filter_attributes(settings: CleanupSettings,
+                      outcome: Outcome | None) -> tuple[tuple[str, str], ...]:
+    """The queue file's content_filter: a FILTER action's, else the receiving service's
+    content_filter (Postfix's smtpd and pickup pass theirs to cleanup, where FILTER
+    overrides it); qmgr sends every recipient there instead of routing them.  A FILTER
+    without a colon is ignored, as Postfix's cleanup ignores it ("bad FILTER command")."""
+    action = outcome.filter if outcome is not None else None
+    value = action if action and ":" in action else settings.content_filter
+    return ((FILTER_ATTRIBUTE, value),) if value else ()

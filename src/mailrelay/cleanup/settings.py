@@ -42,6 +42,9 @@ class CleanupSettings:
     masquerade: Masquerade | None = None
     #: virtual_alias_maps; None when empty.
     virtual: VirtualAlias | None = None
+    #: content_filter of the receiving service (``transport:destination``; "" for none),
+    #: stored with each message; a FILTER action overrides it.
+    content_filter: str = ""
 
     def header_context(self, local_context: bool) -> CleanupSettings | None:
         """The settings header addresses are rewritten with: these for the local context;
@@ -63,6 +66,8 @@ class CleanupSettings:
         from mailrelay.maps.registry import MapCache  # (lmdb: not for sendmail's imports)
 
         cache = cache or MapCache()
+        overrides = receive_overrides(config)
+        mappings = NO_ADDRESS_MAPPINGS not in overrides
         return cls(
             myhostname=config.get_str("myhostname"),
             myorigin=config.get_str("myorigin"),
@@ -76,8 +81,27 @@ class CleanupSettings:
             swap_bangpath=config.get_bool("swap_bangpath"),
             allow_percent_hack=config.get_bool("allow_percent_hack"),
             remote_header_rewrite_domain=config.get_str("remote_header_rewrite_domain"),
-            canonical=Canonical.from_config(config, cache),
-            checks=InputChecks.from_config(config, cache),
-            masquerade=Masquerade.from_config(config),
-            virtual=VirtualAlias.from_config(config, cache),
+            canonical=Canonical.from_config(config, cache) if mappings else None,
+            checks=(InputChecks.from_config(config, cache)
+                    if NO_HEADER_BODY_CHECKS not in overrides else None),
+            masquerade=Masquerade.from_config(config) if mappings else None,
+            virtual=VirtualAlias.from_config(config, cache) if mappings else None,
+            content_filter=config.get_str("content_filter").strip(),
         )
+
+
+#: receive_override_options that cleanup acts on.  The others Postfix knows are accepted
+#: and have nothing to act on here: no_unknown_recipient_checks (cleanup has no recipient
+#: validation), no_milters (no milters), no_address_mappings' automatic BCC (no
+#: always_bcc/sender_bcc_maps yet).
+NO_HEADER_BODY_CHECKS = "no_header_body_checks"
+NO_ADDRESS_MAPPINGS = "no_address_mappings"
+RECEIVE_OVERRIDES = frozenset({NO_HEADER_BODY_CHECKS, NO_ADDRESS_MAPPINGS,
+                               "no_unknown_recipient_checks", "no_milters"})
+
+
+def receive_overrides(config: Config) -> frozenset[str]:
+    """receive_override_options of this service (a master.cf ``-o`` is the usual place:
+    the reinjection smtpd after a content filter), lower case; unknown words are kept, for
+    the caller's warning."""
+    return frozenset(o.lower() for o in config.get_list("receive_override_options"))

@@ -410,7 +410,7 @@ _TABLE: tuple[Param, ...] = (
     Param("debug_peer_level", "2", Kind.INT,
           "How much the verbose logging level goes up for a debug_peer_list peer.", minimum=1),
     Param("metrics_http_address", "", Kind.STR,
-          "host:port where the Prometheus metrics endpoint listens (/metrics); empty: off.",
+          "Where the Prometheus metrics endpoint listens (host:port); empty: off.",
           mailrelay_only=True),
     Param("delay_logging_resolution_limit", "2", Kind.INT,
           "The number of decimals in the delay and delays= fields of log lines.", maximum=6),
@@ -805,6 +805,8 @@ _TABLE: tuple[Param, ...] = (
           "Pattern tables applied to each line of the message body."),
     Param("content_filter", "", Kind.STR,
           "The transport:destination to which all mail is sent for content filtering."),
+    Param("default_filter_nexthop", "", Kind.STR,
+          "The nexthop of a content filter that names none (empty: the recipient domain)."),
     # -- Bounces and notices --
     Param("notify_classes", "resource, software", Kind.LIST,
           "The kinds of problem reported to the postmaster."),

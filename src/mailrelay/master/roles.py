@@ -71,8 +71,11 @@ def run_qmgr_process(config: Config, master_cf: MasterCf, store: QueueStore,
 def run_pickup_process(config: Config, store: QueueStore, maillog: MailLog) -> int:
     async def main() -> None:
         stop = stop_event(maillog)
-        await run_pickup(store, PickupSettings.from_config(config), maillog.logger("pickup"),
-                         stop, interval=float(config.get_time("queue_run_delay")) or 60.0)
+        # cleanup's and bounce's lines under their own names, as Postfix's daemons log them.
+        settings = PickupSettings.from_config(config, maillog.logger("bounce"))
+        await run_pickup(store, settings, maillog.logger("pickup"), stop,
+                         interval=float(config.get_time("queue_run_delay")) or 60.0,
+                         programs=maillog.logger)
 
     asyncio.run(main())
     return 0

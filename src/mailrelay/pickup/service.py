@@ -40,11 +40,12 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from mailrelay.cleanup.content_checks import FILTER_ATTRIBUTE, Outcome
+from mailrelay.cleanup.content_checks import Outcome
 from mailrelay.cleanup.headers import Arrival, pickup_received_header
-from mailrelay.cleanup.message import Cleaned, cleanup
+from mailrelay.cleanup.message import Cleaned, cleanup, filter_attributes, split_headers
 from mailrelay.cleanup.settings import CleanupSettings
 from mailrelay.cleanup.submission import (
     FULL_NAME_ATTRIBUTE,
@@ -56,6 +57,9 @@ from mailrelay.queue import trigger
 from mailrelay.queue.queuefile import QueuedMessage
 from mailrelay.queue.record import Client, Envelope, QueueFileError, Recipient
 from mailrelay.queue.store import MessageNotFound, Queue, QueueStore
+
+if TYPE_CHECKING:  # sendmail imports this module (wake_pickup): no lmdb, no agents for it
+    from mailrelay.bounce.settings import BounceSettings
 
 #: The wake-up socket, relative to the queue directory (Postfix: a FIFO of the same name).
 PICKUP_SOCKET = trigger.PICKUP
@@ -73,10 +77,32 @@ class PickupSettings:
     cleanup: CleanupSettings
     #: ``message_size_limit`` (0: none); sendmail refuses more, so a larger file was forged.
     message_size_limit: int = 0
+    #: bounce(8)'s, for a submission header_checks or body_checks REJECT (None: such a
+    #: file is moved to corrupt instead).
+    bounce: BounceSettings | None = None
 
     @classmethod
-    def from_config(cls, config: Config) -> PickupSettings:
-        return cls(CleanupSettings.from_config(config), config.get_int("message_size_limit"))
+    def from_config(cls, config: Config, log: Log | None = None) -> PickupSettings:
+        """*log* gets the bounce template's warnings (bounce logs them)."""
+        from mailrelay.qmgr.notices import bounce_settings
+
+        return cls(CleanupSettings.from_config(config), config.get_int("message_size_limit"),
+                   bounce_settings(config, log or (lambda _line: None)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Logs:
+    """Each line under the program Postfix logs it as: pickup, cleanup, bounce."""
+
+    pickup: Log
+    cleanup: Log
+    bounce: Log
+
+    @classmethod
+    def of(cls, log: Log, programs: Callable[[str], Log] | None) -> _Logs:
+        if programs is None:
+            return cls(log, log, log)
+        return cls(log, programs("cleanup"), programs("bounce"))
 
 
 class _Refused(Exception):
@@ -91,8 +117,12 @@ class _Submission:
 
 
 def pickup_once(store: QueueStore, settings: PickupSettings | CleanupSettings,
-                log: Log) -> list[str]:
-    """Move every maildrop file into incoming; returns the new queue IDs, in order."""
+                log: Log, programs: Callable[[str], Log] | None = None) -> list[str]:
+    """Move every maildrop file into incoming; returns the new queue IDs, in order.
+
+    *log* is pickup's log; *programs* (``MailLog.logger``) gives cleanup's and bounce's, for
+    the lines Postfix logs under those names (else they go to *log*)."""
+    logs = _Logs.of(log, programs)
     if isinstance(settings, CleanupSettings):
         settings = PickupSettings(settings)
     try:
@@ -102,13 +132,15 @@ def pickup_once(store: QueueStore, settings: PickupSettings | CleanupSettings,
         return []
     picked = []
     for found in files:
-        queue_id = _pick_up(store, settings, log, found.queue_id)
+        queue_id = _pick_up(store, settings, logs, found.queue_id)
         if queue_id is not None:
             picked.append(queue_id)
     return picked
 
 
-def _pick_up(store: QueueStore, settings: PickupSettings, log: Log, maildrop_id: str) -> str | None:
+def _pick_up(store: QueueStore, settings: PickupSettings, logs: _Logs,
+             maildrop_id: str) -> str | None:
+    log = logs.pickup
     try:
         message = store.open(Queue.MAILDROP, maildrop_id)
     except MessageNotFound:
@@ -129,7 +161,7 @@ def _pick_up(store: QueueStore, settings: PickupSettings, log: Log, maildrop_id:
             _quarantine(store, log, maildrop_id, str(exc))
             return None
         try:
-            queue_id = _enqueue(store, settings, log, message, submission, content)
+            queue_id = _enqueue(store, settings, logs, message, submission, content)
         except ValueError as exc:  # the envelope or content cannot be stored
             _quarantine(store, log, maildrop_id, str(exc))
             return None
@@ -145,9 +177,10 @@ def _pick_up(store: QueueStore, settings: PickupSettings, log: Log, maildrop_id:
     return queue_id
 
 
-def _enqueue(store: QueueStore, settings: PickupSettings, log: Log, message: QueuedMessage,
+def _enqueue(store: QueueStore, settings: PickupSettings, logs: _Logs, message: QueuedMessage,
              submission: _Submission, content: bytes) -> str:
-    """cleanup and commit into incoming; logs Postfix's lines."""
+    """cleanup and commit into incoming; logs Postfix's lines (pickup's ``uid=`` first,
+    then cleanup's)."""
     env = submission.envelope
     uid = message.stat.st_uid
     now = time.time()
@@ -155,60 +188,104 @@ def _enqueue(store: QueueStore, settings: PickupSettings, log: Log, message: Que
     raw = tuple(r.address for r in env.recipients)
     with store.begin() as draft:
         if when < now - _DAY:
-            log(f"warning: {draft.queue_id}: message has been queued for "
-                f"{int((now - when) // _DAY)} days")
+            logs.pickup(f"warning: {draft.queue_id}: message has been queued for "
+                        f"{int((now - when) // _DAY)} days")
+        logs.pickup(f"{draft.queue_id}: uid={uid} from=<{env.sender}>")
         arrival = Arrival(draft.queue_id, when, None, "", "", "", raw)
         received = pickup_received_header(arrival, str(uid), settings.cleanup)
         cleaned = cleanup(content, env.sender,
                           tuple(envelope_recipient(a) for a in raw), arrival, received,
                           settings.cleanup, local_context=submission.local_context,
                           full_name=submission.full_name)
-        outcome = _checked(cleaned, log)
+        outcome = _checked(cleaned, draft.queue_id, logs.cleanup)
         if outcome is not None and outcome.discard:
             return draft.queue_id  # dropped, as Postfix's DISCARD
-        redirect = outcome.redirect if outcome is not None else None
-        recipients: dict[Recipient, None] = {}  # duplicates go, as cleanup's been_here()
-        aliases = cleaned.aliases or tuple((a,) for a in cleaned.recipients)
-        for given, expanded in zip(env.recipients, aliases, strict=True):
-            for address in (redirect,) if redirect else expanded:
-                orcpt = given.orcpt or f"rfc822;{address}"
-                original = given.address if given.address != address else ""
-                recipients[Recipient(address, orcpt, given.notify, original)] = None
-        for bcc in outcome.bcc if outcome is not None else ():
-            recipients[Recipient(bcc, f"rfc822;{bcc}")] = None
+        recipients = _recipients(env, cleaned, outcome)
+        if outcome is not None and outcome.reject is not None:
+            _bounce_rejected(store, settings, logs, draft.queue_id,
+                             replace(env, sender=cleaned.sender, recipients=recipients,
+                                     arrival_time=when),
+                             outcome.reject, cleaned.content)
+            return draft.queue_id  # (the draft is dropped: nothing else is queued)
         attributes = [(REWRITE_CONTEXT_ATTRIBUTE, "local" if submission.local_context
                        else "remote")]
         if submission.full_name:
             attributes.append((FULL_NAME_ATTRIBUTE, submission.full_name))
-        if outcome is not None and outcome.filter:
-            attributes.append((FILTER_ATTRIBUTE, outcome.filter))
-        envelope = Envelope(cleaned.sender, tuple(recipients), when, Client(),
+        attributes += filter_attributes(settings.cleanup, outcome)
+        envelope = Envelope(cleaned.sender, recipients, when, Client(),
                             env.dsn_ret, env.dsn_envid, env.body_type, env.smtputf8,
                             tuple(attributes))
         draft.write(cleaned.content)
         held = outcome is not None and outcome.hold is not None
         queue_id = store.commit(draft, envelope, hold=held)
-    log(f"{queue_id}: uid={uid} from=<{env.sender}>")
-    log(f"{queue_id}: message-id={cleaned.message_id or '<>'}")
     if held:  # HOLD: committed into hold/, qmgr is not told
         return queue_id
     trigger.send(store.directory, trigger.QMGR, trigger.INCOMING + queue_id.encode())
     return queue_id
 
 
-def _checked(cleaned: Cleaned, log: Log) -> Outcome | None:
-    """Log what cleanup decided; a REJECT refuses the submission (ValueError: the file is
-    quarantined rather than retried or passed on unfiltered)."""
+def _recipients(env: Envelope, cleaned: Cleaned, outcome: Outcome | None,
+                ) -> tuple[Recipient, ...]:
+    """The queue's recipients: virtual aliases expanded, REDIRECT's instead, BCC's added;
+    duplicates go, as cleanup's been_here()."""
+    redirect = outcome.redirect if outcome is not None else None
+    recipients: dict[Recipient, None] = {}
+    aliases = cleaned.aliases or tuple((a,) for a in cleaned.recipients)
+    for given, expanded in zip(env.recipients, aliases, strict=True):
+        for address in (redirect,) if redirect else expanded:
+            orcpt = given.orcpt or f"rfc822;{address}"
+            original = given.address if given.address != address else ""
+            recipients[Recipient(address, orcpt, given.notify, original)] = None
+    for bcc in outcome.bcc if outcome is not None else ():
+        recipients[Recipient(bcc, f"rfc822;{bcc}")] = None
+    return tuple(recipients)
+
+
+def _checked(cleaned: Cleaned, queue_id: str, log: Log) -> Outcome | None:
+    """Log what cleanup decided, ``message-id=`` among the checks' lines.  Unlike smtpd's,
+    pickup's cleanup goes on after a REJECT (the message is bounced, not refused): the
+    message-id is logged at the end then (captured: tests/golden/content_filter)."""
     for warning in cleaned.warnings:
         log(f"warning: {warning}")
     outcome = cleaned.checks
-    if outcome is None:
-        return None
-    for line in outcome.log:
+    if outcome is not None and outcome.reject is not None and cleaned.message_id_at is None:
+        cleaned = replace(cleaned, message_id_at=len(outcome.log))
+    for line in cleaned.log_lines(queue_id):
         log(line)
-    if outcome.reject is not None:
-        raise ValueError(f"message content rejected: {outcome.reject}")
     return outcome
+
+
+def _bounce_rejected(store: QueueStore, settings: PickupSettings, logs: _Logs, queue_id: str,
+                     envelope: Envelope, reject: str, content: bytes) -> None:
+    """header_checks or body_checks REJECT on local submission: Postfix's cleanup bounces
+    every recipient (``status=bounced``, logged by cleanup) and returns the message's
+    header section to the sender; the message itself is not queued.  Raises ValueError
+    (the maildrop file goes to corrupt) when no notification can be made."""
+    from mailrelay.bounce.entry import NoticeEntry
+    from mailrelay.bounce.notice import NoticeKind
+    from mailrelay.qmgr.notices import Notices
+    from mailrelay.qmgr.schedule import pretty_delay
+
+    if settings.bounce is None:
+        raise ValueError(f"message content rejected: {reject}")
+    dsn, _, reason = reject.partition(" ")
+    delay = pretty_delay(max(0.0, time.time() - envelope.arrival_time))
+    entries = []
+    for r in envelope.recipients:
+        orig = f"orig_to=<{r.original}>, " if r.original else ""
+        logs.cleanup(f"{queue_id}: to=<{r.address}>, {orig}relay=none, delay={delay}, "
+                     f"delays={delay}/0/0/0, dsn={dsn}, status=bounced ({reason})")
+        entries.append(NoticeEntry(r.address, r.orcpt, r.original, dsn, "failed", reason,
+                                   notify=r.notify))
+    headers = split_headers(content).headers + b"\r\n"  # the body was never kept
+
+    def queued(new: str) -> None:
+        trigger.send(store.directory, trigger.QMGR, trigger.INCOMING + new.encode())
+
+    notices = Notices(store, settings.bounce, settings.cleanup, logs.bounce, logs.cleanup,
+                      queued)
+    notices.send(NoticeKind.FAILURE, queue_id, replace(envelope, dsn_ret="HDRS"), entries,
+                 headers)
 
 
 def _printable(text: str) -> bool:
@@ -262,7 +339,8 @@ def bind_wakeup_socket(queue_directory: str | os.PathLike[str]) -> socket.socket
 
 
 async def run_pickup(store: QueueStore, settings: PickupSettings | CleanupSettings, log: Log,
-                     stop: asyncio.Event, interval: float = 60.0) -> None:
+                     stop: asyncio.Event, interval: float = 60.0,
+                     programs: Callable[[str], Log] | None = None) -> None:
     """The pickup service, until *stop* is set (see the module documentation)."""
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
@@ -278,7 +356,7 @@ async def run_pickup(store: QueueStore, settings: PickupSettings | CleanupSettin
         while not stop.is_set():
             wake.clear()
             try:
-                await asyncio.to_thread(pickup_once, store, settings, log)
+                await asyncio.to_thread(pickup_once, store, settings, log, programs)
             except Exception as exc:  # a bug or a broken queue: say so, retry at the interval
                 log(f"warning: pickup failed: {exc!r}")
             await _wait(stop, wake, interval)

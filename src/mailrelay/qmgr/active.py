@@ -6,7 +6,8 @@ delivery agents.
 Theory of operation
 -------------------
 A message arrives here already renamed into active/.  Its pending recipients (those not
-marked done) are routed (trivial-rewrite's resolve), grouped by (transport, nexthop) and cut
+marked done) are routed (trivial-rewrite's resolve; a message with a content filter sends
+them all to the filter's transport and nexthop instead), grouped by (transport, nexthop) and cut
 into requests of at most the transport's recipient limit.  Each request waits for a place
 in its destination's concurrency window (:class:`Destinations`), then goes to the agent.  When
 every request has answered, the message is settled, in an order that never loses mail:
@@ -34,6 +35,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from mailrelay.bounce.notice import NoticeEntry, NoticeKind
+from mailrelay.cleanup.content_checks import FILTER_ATTRIBUTE
 from mailrelay.maillog.writer import Logger, MailLog
 from mailrelay.maps.base import MapLookupError
 from mailrelay.qmgr.notices import Notices
@@ -211,12 +213,25 @@ def _expire_without_attempt(job: _Job, pending: list[int], previous: StatusLog |
     job.expired = True
 
 
+def _content_filter(envelope: Envelope) -> str:
+    """The message's content filter (the last one stored wins), or ""."""
+    found = ""
+    for key, value in envelope.attributes:
+        if key == FILTER_ATTRIBUTE:
+            found = value
+    return found
+
+
 async def _attempt(ctx: Context, job: _Job, pending: list[int]) -> None:
     groups: dict[Key, list[tuple[int, Route]]] = {}
+    content_filter = _content_filter(job.envelope)
     for index in pending:
         address = job.envelope.recipients[index].address
         try:
-            route = ctx.routes.resolve(address, job.envelope.sender)
+            if content_filter:  # every recipient goes to the filter, none is routed
+                route = ctx.routes.content_filter(content_filter, address)
+            else:
+                route = ctx.routes.resolve(address, job.envelope.sender)
         except (MapLookupError, RouteError) as exc:
             ctx.log(f"warning: {job.queue_id}: {address}: {exc}")
             _record(ctx, job, _deferred(index, "4.3.0", "address resolver failure"), address,
@@ -240,8 +255,9 @@ async def _request(ctx: Context, job: _Job, key: Key, members: list[tuple[int, R
     if transport is None or transport.agent is None or limits is None:
         ctx.log(f"warning: connect to transport private/{key[0]}: No such file or directory")
         for index, route in members:
+            # Postfix hands them to its error service, which logs them.
             _record(ctx, job, _deferred(index, "4.3.0", "mail transport unavailable"),
-                    route.recipient, "qmgr", job.activated)
+                    route.recipient, "error", job.activated)
         return
     if key[0] in ctx.defer_transports and not job.flushed:
         # Postfix hands these to its retry service: logged by error(8), 4.3.2.

@@ -14,15 +14,37 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from mailrelay.bounce.notice import NoticeEntry, NoticeKind, build_notice
 from mailrelay.bounce.settings import BounceSettings
 from mailrelay.cleanup.headers import message_id
 from mailrelay.cleanup.settings import CleanupSettings
+from mailrelay.config.model import Config
 from mailrelay.delivery.local import Forward
 from mailrelay.maillog.writer import Logger
 from mailrelay.queue.record import Client, Envelope, Notify, Recipient
 from mailrelay.queue.store import QueueStore
+from mailrelay.util.diagnostic import Fatal
+
+
+def bounce_settings(config: Config, log: Logger) -> BounceSettings:
+    """bounce(8)'s settings, with bounce_template_file read here (the pure layer reads no
+    files); Postfix's warnings about the template are logged, as bounce logs them."""
+    path = config.get_str("bounce_template_file").strip()
+    text = None
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError as exc:
+            raise Fatal(f"open {path}: {exc.strerror}", config.origin("bounce_template_file"),
+                        "bounce_template_file") from None
+    settings = BounceSettings.from_config(config, text)
+    if text is not None:  # the built-in templates' own remarks are not news to anyone
+        for warning in settings.templates.warnings:
+            log(f"warning: {warning}")
+    return settings
+
 
 _LOG_TEXT = {
     NoticeKind.FAILURE: "sender non-delivery notification",

@@ -28,24 +28,21 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from pathlib import Path
 
-from mailrelay.bounce.settings import BounceSettings
 from mailrelay.cleanup.settings import CleanupSettings
 from mailrelay.config.mastercf import MasterCf
 from mailrelay.config.model import Config
 from mailrelay.delivery.local import Forward
-from mailrelay.maillog.writer import Logger, MailLog
+from mailrelay.maillog.writer import MailLog
 from mailrelay.policy.resolve import resolve
 from mailrelay.policy.settings import TableCache, build_site
 from mailrelay.qmgr.active import Context, Destinations, deliver_message
-from mailrelay.qmgr.notices import Notices
+from mailrelay.qmgr.notices import Notices, bounce_settings
 from mailrelay.qmgr.schedule import QmgrSettings
 from mailrelay.qmgr.transports import Transports
 from mailrelay.queue import trigger
 from mailrelay.queue.store import MessageNotFound, Queue, QueueStore
 from mailrelay.route.resolve import Classify, Routes
-from mailrelay.util.diagnostic import Fatal
 
 #: How often incoming/ is scanned for messages whose trigger was lost: when quiet, and while
 #: mail is flowing.  A Unix datagram socket queues only net.unix.max_dgram_qlen datagrams (10
@@ -66,24 +63,6 @@ def classifier(config: Config) -> Classify:
         return resolved.recipient, resolved.address_class.value
 
     return classify
-
-
-def bounce_settings(config: Config, log: Logger) -> BounceSettings:
-    """bounce(8)'s settings, with bounce_template_file read here (the pure layer reads no
-    files); Postfix's warnings about the template are logged, as bounce logs them."""
-    path = config.get_str("bounce_template_file").strip()
-    text = None
-    if path:
-        try:
-            text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
-        except OSError as exc:
-            raise Fatal(f"open {path}: {exc.strerror}", config.origin("bounce_template_file"),
-                        "bounce_template_file") from None
-    settings = BounceSettings.from_config(config, text)
-    if text is not None:  # the built-in templates' own remarks are not news to anyone
-        for warning in settings.templates.warnings:
-            log(f"warning: {warning}")
-    return settings
 
 
 class QmgrService:

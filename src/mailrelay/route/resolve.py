@@ -34,6 +34,12 @@ Recipients are expected in canonical form, as qmgr has them (cleanup already app
 resolve would make it ``user@$myhostname``.
 
 A table that cannot answer raises MapLookupError: the caller defers the recipient.
+
+A message with a content filter (content_filter of the service that received it, or a FILTER
+action) is not resolved at all: qmgr sends every recipient to the filter's transport and
+nexthop (:meth:`Routes.content_filter`).  A filter without a nexthop (``smtp:``, ``smtp``)
+goes to default_filter_nexthop, else to the recipient's domain (captured:
+tests/golden/content_filter).
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ Classify = Callable[[str], tuple[str, str]]
 
 LOCAL, ALIAS, VIRTUAL, RELAY, DEFAULT = (
     "local", "virtual alias", "virtual mailbox", "relay", "default")
+#: The address class shown for a recipient that goes to a content filter.
+FILTER = "content filter"
 _ERROR_SERVICES = ("error", "retry")
 
 
@@ -105,6 +113,8 @@ class Routes:
         self.sender_relayhost_maps = maps("sender_dependent_relayhost_maps")
         self.sender_transport_maps = maps("sender_dependent_default_transport_maps")
         self.fallback_relay = tuple(config.get_list("smtp_fallback_relay"))
+        self.default_filter_nexthop = config.get_str("default_filter_nexthop").strip()
+        self.myhostname = config.get_str("myhostname")
 
     @classmethod
     def from_config(cls, config: Config, classify: Classify,
@@ -154,6 +164,18 @@ class Routes:
             channel, nexthop = self._transport(final, domain, channel, nexthop, why)
         return Route(channel, nexthop, final, address_class, tuple(why), self.fallback_relay)
 
+    def content_filter(self, value: str, recipient: str) -> Route:
+        """Where a message with content filter *value* (``transport:nexthop``) sends
+        *recipient*: the filter's nexthop, else default_filter_nexthop, else the recipient's
+        domain (else myhostname), as qmgr does it; no table is consulted."""
+        channel, nexthop = _split_at(value)
+        if not nexthop:
+            at = recipient.rfind("@")
+            domain = recipient[at + 1:] if at >= 0 else ""
+            nexthop = self.default_filter_nexthop or domain or self.myhostname
+        why = (Reason("content_filter", "queue file", value),)
+        return Route(channel, nexthop, recipient, FILTER, why, self.fallback_relay)
+
     def _offhost(self, address_class: str, sender: str, domain: str,
                  why: list[Reason]) -> tuple[str, str, str]:
         config = self._config
@@ -199,3 +221,4 @@ class Routes:
         if new_channel in _ERROR_SERVICES:
             return new_channel, "Address is undeliverable"
         return new_channel, domain
+

@@ -393,14 +393,13 @@ class Session:
         queue_id = txn.draft.queue_id
         tls = received_comment(self._ssl_object()) if self.ctx.tls_received_header else ()
         try:
-            cleaned = await self.ctx.spool.commit(txn, self.client, self.helo, self._protocol(),
-                                                  tls)
+            await self.ctx.spool.commit(txn, self.client, self.helo, self._protocol(), tls)
         except ContentRejected as e:  # header_checks / body_checks REJECT: the table's text
             return Reply(550, e.dsn, e.text), None
         except OSError as e:
             self.ctx.smtpd_log(f"warning: {queue_id}: queue file write error: {e}")
             return Reply(451, "4.3.0", "Error: queue file write error"), None
-        self.ctx.cleanup_log(f"{queue_id}: message-id={cleaned.message_id or '<>'}")
+        # (cleanup's message-id= line is the spool's: among the checks' lines, as Postfix)
         return None, queue_id
 
     def _where(self) -> str:

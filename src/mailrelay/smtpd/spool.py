@@ -24,11 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailrelay.cleanup.address_map import CleanupDefer
-from mailrelay.cleanup.content_checks import FILTER_ATTRIBUTE, ContentRejected, Outcome
+from mailrelay.cleanup.content_checks import ContentRejected, Outcome
 from mailrelay.cleanup.headers import Arrival, received_header
-from mailrelay.cleanup.message import Cleaned, cleanup
+from mailrelay.cleanup.message import Cleaned, cleanup, filter_attributes
 from mailrelay.cleanup.settings import CleanupSettings
 from mailrelay.mail.esmtp import MailParams, Notify, RcptParams
+from mailrelay.maps.base import MapLookupError
 from mailrelay.queue import record, trigger
 from mailrelay.queue.queuefile import Draft
 from mailrelay.queue.store import Queue, QueueStore
@@ -47,8 +48,14 @@ class ClientFacts:
     port: str
     #: The address as Received: and the logs show it (``IPv6:::1`` for IPv6).
     rfc_address: str
-    #: Client in local_header_rewrite_clients: missing headers are added, as for local mail.
+    #: Client in local_header_rewrite_clients: missing headers are added, as for local mail
+    #: (used when the Spool has no local_rewrite of its own to decide per message).
     local_context: bool
+    #: The session's SASL login and verified client certificate, for local_rewrite's
+    #: permit_sasl_authenticated and permit_tls_*clientcerts ("": none).
+    sasl_username: str = ""
+    ccert_fingerprint: str = ""
+    ccert_verified: bool = False
 
 
 @dataclass(slots=True)
@@ -126,9 +133,12 @@ class Spool:
 
     def __init__(self, store: QueueStore, settings: CleanupSettings,
                  incoming: GroupSync | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None,
+                 local_rewrite: Callable[[ClientFacts], bool] | None = None) -> None:
         self.store = store
         self.settings = settings
+        #: local_header_rewrite_clients, asked per message (may raise MapLookupError).
+        self.local_rewrite = local_rewrite
         #: cleanup's log (header/body checks actions, canonical warnings).
         self.log = log or (lambda _line: None)
         self.incoming = incoming or GroupSync(store, Queue.INCOMING)
@@ -160,9 +170,10 @@ class Spool:
         arrival = Arrival(draft.queue_id, now, helo, client.name, client.rfc_address, protocol,
                           raw_rcpts, tls_comment)
         try:
+            local = self._local_context(client)
             cleaned = cleanup(b"".join(txn.chunks), txn.sender, raw_rcpts, arrival,
                               received_header(arrival, self.settings), self.settings,
-                              local_context=client.local_context)
+                              local_context=local)
         except CleanupDefer as error:  # a table cannot answer: not accepted, never unfiltered
             self.log(f"warning: {draft.queue_id}: {error}")
             self.abort(txn)
@@ -181,8 +192,7 @@ class Spool:
             dsn_envid=txn.params.envid or "",
             body_type=txn.params.body.value if txn.params.body else "",
             smtputf8=txn.params.smtputf8,
-            attributes=((FILTER_ATTRIBUTE, outcome.filter),)
-            if outcome is not None and outcome.filter else (),
+            attributes=filter_attributes(self.settings, outcome),
         )
         content = cleaned.content
         hold = outcome is not None and outcome.hold is not None
@@ -202,16 +212,27 @@ class Spool:
             self.qmgr.send(trigger.INCOMING + draft.queue_id.encode())
         return cleaned
 
+    def _local_context(self, client: ClientFacts) -> bool:
+        if self.local_rewrite is None:
+            return client.local_context
+        try:
+            return self.local_rewrite(client)
+        except MapLookupError as error:  # Postfix: 451 4.3.0 at MAIL FROM; here, at DATA
+            raise CleanupDefer(f"local_header_rewrite_clients lookup error for "
+                               f"\"{client.address}\": {error}") from None
+
     def _outcome(self, txn: Transaction, cleaned: Cleaned) -> Outcome | None:
-        """Log what cleanup decided; a REJECT aborts the transaction (ContentRejected),
-        a DISCARD too (quietly)."""
+        """Log what cleanup decided (``message-id=`` among the checks' lines, where
+        Postfix's cleanup logs it); a REJECT aborts the transaction (ContentRejected), a
+        DISCARD too (quietly)."""
         for warning in cleaned.warnings:
             self.log(f"warning: {warning}")
+        assert txn.draft is not None
+        for line in cleaned.log_lines(txn.draft.queue_id):
+            self.log(line)
         outcome = cleaned.checks
         if outcome is None:
             return None
-        for line in outcome.log:
-            self.log(line)
         if outcome.reject is not None:
             self.abort(txn)
             raise ContentRejected(outcome.reject)

@@ -23,13 +23,15 @@ import socket
 import ssl
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 from mailrelay.anvil.client import AnvilClient
-from mailrelay.cleanup.settings import CleanupSettings
+from mailrelay.cleanup.settings import RECEIVE_OVERRIDES, CleanupSettings, receive_overrides
 from mailrelay.config.mastercf import Listener, service_config
 from mailrelay.config.model import Config
 from mailrelay.maillog.writer import MailLog
-from mailrelay.maps.registry import open_map
+from mailrelay.maps.lookup import Maps
+from mailrelay.maps.registry import MapCache, open_map
 from mailrelay.policy.anvil import Limits
 from mailrelay.policy.networks import HostList, ListKind
 from mailrelay.policy.settings import PolicySettings, own_addresses
@@ -39,7 +41,7 @@ from mailrelay.smtpd.gate import Gate
 from mailrelay.smtpd.peer import PeerNames
 from mailrelay.smtpd.resolver import DnsPythonResolver
 from mailrelay.smtpd.service import ServiceContext, Session, Stopping
-from mailrelay.smtpd.spool import Spool
+from mailrelay.smtpd.spool import ClientFacts, Spool
 from mailrelay.smtpd.tls import server_context
 
 #: How long sessions inside a transaction may go on after a stop was asked.
@@ -60,21 +62,91 @@ class Runtime:
     policy: PolicySettings
     #: The context of smtpd_tls_wrappermode (TLS from the first byte), else None.
     wrapper: ssl.SSLContext | None
-    local_rewrite: Callable[[str, str], bool]
 
 
-def _local_rewrite(config: Config, policy: PolicySettings) -> Callable[[str, str], bool]:
-    """local_header_rewrite_clients: who gets missing headers added, as local mail does."""
-    items = [i.lower() for i in config.get_list("local_header_rewrite_clients")]
-    own = {str(a) for a in own_addresses(config)}
+class RewriteItem(Enum):
+    """The words local_header_rewrite_clients knows (Postfix's smtpd_check_rewrite)."""
 
-    def local(name: str, address: str) -> bool:
-        normal = str(ipaddress.ip_address(address))
-        if "permit_inet_interfaces" in items and normal in own:
-            return True
-        return "permit_mynetworks" in items and policy.mynetworks.match_host(name, address)
+    INET_INTERFACES = "permit_inet_interfaces"
+    MYNETWORKS = "permit_mynetworks"
+    SASL_AUTHENTICATED = "permit_sasl_authenticated"
+    TLS_CLIENTCERTS = "permit_tls_clientcerts"
+    TLS_ALL_CLIENTCERTS = "permit_tls_all_clientcerts"
+    ADDRESS_MAP = "check_address_map"
 
-    return local
+
+@dataclass(frozen=True, slots=True)
+class LocalRewriteClients:
+    """local_header_rewrite_clients: which clients' mail gets its header addresses qualified
+    and missing headers added, as local mail does (the "local" rewriting context).
+
+    Decided per message (Postfix: at MAIL FROM), from the client facts the session has then:
+    its address and name, its SASL login and its verified client certificate.  A table that
+    cannot answer raises MapLookupError: the message is not accepted now."""
+
+    items: tuple[tuple[RewriteItem, Maps | None], ...]
+    own: frozenset[str]
+    mynetworks: HostList
+    sasl_enabled: bool = False
+    relay_clientcerts: Maps | None = None
+
+    @classmethod
+    def from_config(cls, config: Config, policy: PolicySettings, cache: MapCache,
+                    warn: Callable[[str], None]) -> LocalRewriteClients:
+        """Unknown words are skipped with Postfix's warning; ``type:table`` alone is a
+        check_address_map (``static:all``: every client)."""
+        words = config.get_list("local_header_rewrite_clients")
+        items: list[tuple[RewriteItem, Maps | None]] = []
+        at = 0
+        while at < len(words):
+            word = words[at]
+            at += 1
+            if ":" not in word and word.lower() == RewriteItem.ADDRESS_MAP.value:
+                if at >= len(words):
+                    warn(f"parameter local_header_rewrite_clients: {word} requires a table")
+                    break
+                word = words[at]
+                at += 1
+            if ":" in word:
+                items.append((RewriteItem.ADDRESS_MAP,
+                              cache.maps(word, "local_header_rewrite_clients")))
+                continue
+            try:
+                items.append((RewriteItem(word.lower()), None))
+            except ValueError:
+                warn(f"parameter local_header_rewrite_clients: invalid request: {word}")
+        certs = config.get_str("relay_clientcerts")
+        return cls(tuple(items), frozenset(str(a) for a in own_addresses(config)),
+                   policy.mynetworks, config.get_bool("smtpd_sasl_auth_enable"),
+                   cache.maps(certs, "relay_clientcerts") if certs.strip() else None)
+
+    def local(self, client: ClientFacts) -> bool:
+        return any(self._permits(item, table, client) for item, table in self.items)
+
+    def _permits(self, item: RewriteItem, table: Maps | None, client: ClientFacts) -> bool:
+        match item:
+            case RewriteItem.INET_INTERFACES:
+                return _normal(client.address) in self.own
+            case RewriteItem.MYNETWORKS:
+                return self.mynetworks.match_host(client.name, client.address)
+            case RewriteItem.ADDRESS_MAP:
+                assert table is not None
+                return table.find(client.address) is not None
+            case RewriteItem.SASL_AUTHENTICATED:
+                return self.sasl_enabled and bool(client.sasl_username)
+            case RewriteItem.TLS_ALL_CLIENTCERTS:
+                return client.ccert_verified
+            case RewriteItem.TLS_CLIENTCERTS:
+                return (client.ccert_verified and self.relay_clientcerts is not None
+                        and self.relay_clientcerts.find(client.ccert_fingerprint) is not None)
+        return False
+
+
+def _normal(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address
 
 
 def build_runtime(config: Config, bound: BoundListener, store: QueueStore, maillog: MailLog,
@@ -91,6 +163,11 @@ def build_runtime(config: Config, bound: BoundListener, store: QueueStore, maill
     policy = PolicySettings.from_config(cfg)
     for text in policy.warnings:
         maillog.write("smtpd", f"warning: {text}")
+    smtpd_log = maillog.logger("smtpd")
+    rewrite = LocalRewriteClients.from_config(cfg, policy, MapCache(),
+                                              lambda text: smtpd_log(f"warning: {text}"))
+    for option in sorted(receive_overrides(cfg) - RECEIVE_OVERRIDES):
+        smtpd_log(f"warning: unknown receive_override_options value \"{option}\" ignored")
     exempt = HostList.parse("smtpd_forbid_bare_newline_exclusions", ListKind.HOST,
                             cfg.get_list("smtpd_forbid_bare_newline_exclusions"), open_map)
     limits = Limits.from_config(cfg)
@@ -99,7 +176,8 @@ def build_runtime(config: Config, bound: BoundListener, store: QueueStore, maill
     context = ServiceContext(
         name=bound.listener.service.name,
         protocol=protocol,
-        spool=Spool(store, CleanupSettings.from_config(cfg), log=maillog.logger("cleanup")),
+        spool=Spool(store, CleanupSettings.from_config(cfg), log=maillog.logger("cleanup"),
+                    local_rewrite=rewrite.local),
         tls=tls,
         timeout=float(cfg.get_time("smtpd_timeout")),
         smtpd_log=maillog.logger("smtpd"),
@@ -112,7 +190,7 @@ def build_runtime(config: Config, bound: BoundListener, store: QueueStore, maill
         limits=limits if limited else None,
         limits_exempt=policy.event_limit_exceptions.match_host,
     )
-    return Runtime(context, policy, tls if wrapper else None, _local_rewrite(cfg, policy))
+    return Runtime(context, policy, tls if wrapper else None)
 
 
 async def serve(config: Config, bound: Sequence[BoundListener], store: QueueStore,
@@ -143,9 +221,9 @@ async def serve(config: Config, bound: Sequence[BoundListener], store: QueueStor
                 address, port = writer.get_extra_info("peername")[:2]
                 peer = await names.lookup(address)
                 gate = Gate(runtime.policy, resolver, runtime.context.smtpd_log)
-                local = runtime.local_rewrite(peer.name, address)
+                # (local_context: decided per message by the spool, see LocalRewriteClients)
                 await Session(runtime.context, gate, reader, writer, peer, address, str(port),
-                              local_context=local).run(peer.warnings)
+                              local_context=False).run(peer.warnings)
             except Exception as e:  # one session's failure must not touch the others
                 maillog.write("smtpd", f"warning: session ended by an internal error: {e!r}")
                 writer.close()

@@ -351,3 +351,57 @@ def test_the_service_works_without_its_socket(store, monkeypatch):
     asyncio.run(scenario())
     assert log[0].startswith(f"warning: cannot bind {PICKUP_SOCKET}: address in use")
     assert len(list(store.ids(Queue.INCOMING))) == 1
+
+
+def pickup_config(tmp_path: Path, text: str) -> PickupSettings:
+    from mailrelay.config.maincf import parse_main_cf
+    from mailrelay.config.model import Config
+    main = ("myhostname = relay.corp.local\nmydomain = corp.local\nmyorigin = $mydomain\n"
+            + text)
+    return PickupSettings.from_config(Config(parse_main_cf(main, "main.cf"), str(tmp_path)))
+
+
+def test_the_content_filter_of_pickup_is_stored_with_the_message(store, tmp_path):
+    settings = pickup_config(tmp_path, "content_filter = smtp:[127.0.0.1]:10025\n")
+    submit(store, b"Subject: x\r\n\r\nbody\r\n")
+    [queue_id] = pickup_once(store, settings, lambda _line: None)
+    envelope, _ = incoming(store, queue_id)
+    assert ("content_filter", "smtp:[127.0.0.1]:10025") in envelope.attributes
+
+
+def test_a_rejected_submission_is_bounced_to_its_sender_with_postfixs_lines(store, tmp_path):
+    checks = tmp_path / "header_checks"
+    checks.write_text("/^Subject: reject me/ REJECT Not wanted here\n")
+    settings = pickup_config(tmp_path, f"header_checks = regexp:{checks}\n")
+    submit(store, b"From: a@corp.local\r\nSubject: reject me\r\n\r\nbody\r\n",
+           sender="a@corp.local", recipients=("q@example.com",))
+    lines: list[tuple[str, str]] = []
+    [rejected] = pickup_once(store, settings, lambda line: lines.append(("pickup", line)),
+                             lambda program: lambda line: lines.append((program, line)))
+    assert set(store.ids(Queue.CORRUPT)) == set(store.ids(Queue.MAILDROP)) == set()
+    [notice_id] = store.ids(Queue.INCOMING)
+    envelope, content = incoming(store, notice_id)
+    assert envelope.sender == "" and [r.address for r in envelope.recipients] == ["a@corp.local"]
+    assert b"<q@example.com>: Not wanted here" in content
+    assert b"Content-Type: text/rfc822-headers" in content
+    assert b"\r\nbody\r\n" not in content
+    texts = [(program, line.split(": ", 1)[1]) for program, line in lines]
+    assert [p for p, _ in texts] == ["pickup", "cleanup", "cleanup", "cleanup", "cleanup",
+                                     "bounce"]
+    assert texts[0][1] == f"uid={os.getuid()} from=<a@corp.local>"
+    assert texts[1][1].startswith("reject: header Subject: reject me from local; "
+                                  "from=<a@corp.local> to=<q@example.com>: 5.7.1 Not wanted")
+    assert texts[2][1].startswith("message-id=<")
+    assert texts[3][1].startswith("to=<q@example.com>, relay=none, delay=")
+    assert texts[3][1].endswith(", dsn=5.7.1, status=bounced (Not wanted here)")
+    assert lines[4][1] == f"{notice_id}: message-id=<" + lines[4][1].split("<", 1)[1]
+    assert lines[5][1] == f"{rejected}: sender non-delivery notification: {notice_id}"
+
+
+def test_without_bounce_settings_a_rejected_submission_goes_to_corrupt(store, tmp_path):
+    checks = tmp_path / "header_checks"
+    checks.write_text("/^Subject: reject me/ REJECT Not wanted here\n")
+    settings = pickup_config(tmp_path, f"header_checks = regexp:{checks}\n")
+    maildrop_id = submit(store, b"Subject: reject me\r\n\r\nbody\r\n")
+    pickup_once(store, PickupSettings(settings.cleanup), lambda _line: None)
+    assert set(store.ids(Queue.CORRUPT)) == {maildrop_id}

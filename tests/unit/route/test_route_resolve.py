@@ -236,3 +236,22 @@ def test_empty_transport_map_result_is_a_lookup_error(tmp_path: Path) -> None:
     r = routes({"transport_maps": spec.replace("texthash:", "regexp:")})
     with pytest.raises(MapLookupError):
         r.resolve("a@example.org", "")
+
+
+@pytest.mark.parametrize(("content_filter", "recipient", "transport", "nexthop"), [
+    # captured: tests/golden/content_filter (FILTER smtp:[127.0.0.1]:26302, FILTER smtp:)
+    ("smtp:[127.0.0.1]:10024", "bob@example.com", "smtp", "[127.0.0.1]:10024"),
+    ("smtp:", "bob@example.com", "smtp", "example.com"),
+    ("smtp", "bob@partner.com", "smtp", "partner.com"),
+    ("smtp:", "bob", "smtp", "relay.corp.local"),
+    ("lmtp:unix:private/amavis", "bob@example.com", "lmtp", "unix:private/amavis"),
+])
+def test_a_content_filter_replaces_routing_and_tables(
+        tmp_path: Path, content_filter: str, recipient: str, transport: str,
+        nexthop: str) -> None:
+    r = routes({"relayhost": "[smarthost]:587",
+                "transport_maps": table(tmp_path, "transport", GUIDE_TRANSPORT)})
+    route = r.content_filter(content_filter, recipient)
+    assert (route.transport, route.nexthop, route.recipient) == (transport, nexthop, recipient)
+    assert route.address_class == "content filter"
+    assert [w.parameter for w in route.why] == ["content_filter"]
