@@ -213,6 +213,13 @@ class _Run:
         if action is Action.REJECT:
             verdict = Verdict(action, reject_text(verdict.text), verdict.word)
             outcome.reject = verdict.text
+        if action is Action.FILTER and ":" not in verdict.text:
+            # Postfix ignores such a FILTER, with these warnings only (captured).
+            outcome.log.append(
+                f"warning: bad FILTER command {verdict.text} in {title} -- need "
+                "transport:destination" if verdict.text else
+                f"warning: missing FILTER command argument in {title} map")
+            return raw
         if action not in _SILENT:
             outcome.log.append(log_line(self.queue_id, verdict, where, text, self.context))
         if action in _FINAL:

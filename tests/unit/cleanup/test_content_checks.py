@@ -250,3 +250,19 @@ def test_pathological_content_is_inspected_without_error(tmp_path: Path) -> None
         kept, outcome = checks.run("Q", content, "")
         assert kept == content
         assert outcome.log
+
+
+def test_a_filter_without_transport_colon_nexthop_is_ignored_with_postfixs_warning(
+        tmp_path: Path) -> None:
+    table = tmp_path / "hc"
+    table.write_text("/^X-F1:/ FILTER nocolon\n/^X-F2:/ FILTER\n")
+    checks = InputChecks.from_config(config(f"header_checks = regexp:{table}\n"), MapCache())
+    assert checks is not None
+    content = b"X-F1: a\r\nX-F2: b\r\n\r\nbody\r\n"
+    edited, found = checks.run("QID", content, "from x[1.2.3.4]; from=<a@b> to=<c@d>")
+    assert edited == content
+    assert found.filter is None
+    # Captured from Postfix 3.7.11 (cleanup logs nothing else for these two fields).
+    assert found.log == [
+        "warning: bad FILTER command nocolon in header_checks -- need transport:destination",
+        "warning: missing FILTER command argument in header_checks map"]
