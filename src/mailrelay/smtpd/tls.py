@@ -14,6 +14,7 @@ Received:; Python's ssl does not tell them, so each server context gets a
 from __future__ import annotations
 
 import ssl
+import warnings
 
 from mailrelay.config.model import Config
 from mailrelay.delivery.handshake import HandshakeObserver, tls13_details
@@ -72,7 +73,11 @@ def server_context(config: Config, *, mandatory: bool) -> ssl.SSLContext | None:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     parameter = "smtpd_tls_mandatory_protocols" if mandatory else "smtpd_tls_protocols"
     try:
-        ctx.minimum_version, ctx.maximum_version = protocol_range(config.get_list(parameter))
+        with warnings.catch_warnings():
+            # Postfix's default list still allows TLSv1 for opportunistic TLS; Python warns.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version, ctx.maximum_version = protocol_range(
+                config.get_list(parameter))
         ctx.set_ciphers(cipher_list(config, mandatory=mandatory))
         if chain:
             for path in chain:
