@@ -8,6 +8,7 @@ blank or not, starts the rest.  Joining the fields and the rest gives the conten
 from __future__ import annotations
 
 from mailrelay.cleanup.headers import HEADER_LINE
+from mailrelay.cleanup.mime import Kind, MimeLimits, Part, walk
 
 CRLF = b"\r\n"
 
@@ -47,6 +48,27 @@ def cut_long_fields(content: bytes, limit: int) -> bytes:
     if all(len(f) <= limit for f in fields):
         return content
     return b"".join(_cut(f, limit) for f in fields) + rest
+
+
+def cut_part_fields(content: bytes, limit: int, limits: MimeLimits | None = None) -> bytes:
+    """header_size_limit in the headers of MIME parts and attached messages too, as
+    Postfix's mime_state cuts them (captured: tests/golden/mime_checks).  Only a message
+    whose primary header names a multipart or message/* type is walked."""
+    limits = limits or MimeLimits()
+    if limit <= 0 or limits.disabled or not _may_have_parts(content):
+        return content
+    pieces = list(walk(content, limits, body_lines=False))
+    inner = [p.kind is Kind.HEADER and p.part is not Part.PRIMARY for p in pieces]
+    if not any(i and len(p.data) > limit for i, p in zip(inner, pieces, strict=True)):
+        return content
+    return b"".join(_cut(p.data, limit) if i else p.data
+                    for i, p in zip(inner, pieces, strict=True))
+
+
+def _may_have_parts(content: bytes) -> bool:
+    end = content.find(b"\r\n\r\n")
+    head = (content if end < 0 else content[:end]).lower()
+    return b"content-type:" in head and (b"multipart/" in head or b"message/" in head)
 
 
 def _cut(field: bytes, limit: int) -> bytes:

@@ -4,8 +4,9 @@ In Postfix's order: the envelope is qualified, mapped (sender_canonical_maps,
 recipient_canonical_maps, canonical_maps: :mod:`canonical`), masqueraded (:mod:`masquerade`)
 and each recipient expanded (virtual_alias_maps: :mod:`virtual`); header_checks and
 body_checks (:mod:`content_checks`) see the header section, our Received: first, and the
-body; fields longer than header_size_limit are cut; the address headers are qualified (local
-context, or remote with remote_header_rewrite_domain), mapped and masqueraded.  A table that
+body; fields longer than header_size_limit are cut (in MIME part headers too); the address
+headers are qualified (local context, or remote with remote_header_rewrite_domain), mapped
+and masqueraded.  A table that
 cannot answer raises CleanupDefer (an OSError): the message is not accepted.
 
 Without body_checks, only the header section is scanned, line by line; the body is carried
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 from mailrelay.cleanup.canonical import AddressClass, OpenCanonical
 from mailrelay.cleanup.content_checks import FILTER_ATTRIBUTE, InputChecks, Outcome
-from mailrelay.cleanup.fields import cut_long_fields, split_fields
+from mailrelay.cleanup.fields import cut_long_fields, cut_part_fields, split_fields
 from mailrelay.cleanup.header_addresses import ADDRESS_FIELDS, RESENT_FIELDS, rewrite_header
 from mailrelay.cleanup.headers import HEADER_LINE, Arrival, message_id
 from mailrelay.cleanup.masquerade import Masquerade, masquerade_header
@@ -202,6 +203,7 @@ def cleanup(content: bytes, sender: str, recipients: tuple[str, ...], arrival: A
         if outcome.log:
             message_id_at = _message_id_at(settings.checks, arrival.queue_id, checked, where)
     content = cut_long_fields(content, settings.header_size_limit)
+    content = cut_part_fields(content, settings.header_size_limit, settings.mime)
     context = settings.header_context(local_context)
     rewrite = _header_rewriter(context, canonical, settings.masquerade)
     section = split_headers(content, settings.drop_headers, rewrite)

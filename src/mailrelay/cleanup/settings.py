@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # canonical's header code needs these settings: imported when
     from mailrelay.cleanup.canonical import Canonical
     from mailrelay.cleanup.content_checks import InputChecks
     from mailrelay.cleanup.masquerade import Masquerade
+    from mailrelay.cleanup.mime import MimeLimits
     from mailrelay.cleanup.virtual import VirtualAlias
     from mailrelay.maps.registry import MapCache
 
@@ -45,6 +46,9 @@ class CleanupSettings:
     #: content_filter of the receiving service (``transport:destination``; "" for none),
     #: stored with each message; a FILTER action overrides it.
     content_filter: str = ""
+    #: disable_mime_input_processing and the MIME limits (None: Postfix's defaults):
+    #: header_size_limit applies to the headers of MIME parts too.
+    mime: MimeLimits | None = None
 
     def header_context(self, local_context: bool) -> CleanupSettings | None:
         """The settings header addresses are rewritten with: these for the local context;
@@ -62,6 +66,7 @@ class CleanupSettings:
         from mailrelay.cleanup.canonical import Canonical
         from mailrelay.cleanup.content_checks import InputChecks
         from mailrelay.cleanup.masquerade import Masquerade
+        from mailrelay.cleanup.mime import MimeLimits
         from mailrelay.cleanup.virtual import VirtualAlias
         from mailrelay.maps.registry import MapCache  # (lmdb: not for sendmail's imports)
 
@@ -87,6 +92,7 @@ class CleanupSettings:
             masquerade=Masquerade.from_config(config) if mappings else None,
             virtual=VirtualAlias.from_config(config, cache) if mappings else None,
             content_filter=config.get_str("content_filter").strip(),
+            mime=MimeLimits.from_config(config),
         )
 
 
