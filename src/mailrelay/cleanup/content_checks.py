@@ -92,6 +92,12 @@ class Outcome:
     log: list[str] = field(default_factory=list)
     #: A PASS action: nothing more of the message was inspected.
     passed: bool = False
+    #: How many log lines come before cleanup's ``message-id=``: those of the primary
+    #: header fields before Message-Id (or of the whole primary header when it has none);
+    #: None when a DISCARD or REJECT among those fields means Postfix never logs it
+    #: (captured: tests/golden/content_filter).
+    #: (Where a line goes, not what was decided: left out of comparisons.)
+    message_id_at: int | None = field(default=0, compare=False)
 
     @property
     def stopped(self) -> bool:
@@ -149,9 +155,12 @@ class InputChecks:
         run = _Run(self, queue_id, context, outcome)
         if not self.walks:
             fields, rest = split_fields(content)
-            return b"".join(run.header(Piece(Kind.HEADER, f)) for f in fields) + rest, outcome
-        pieces = walk(content, self.mime, body_lines=self.body is not None)
-        return b"".join(run.piece(p) for p in pieces), outcome
+            edited = b"".join(run.header(Piece(Kind.HEADER, f)) for f in fields) + rest
+        else:
+            pieces = walk(content, self.mime, body_lines=self.body is not None)
+            edited = b"".join(run.piece(p) for p in pieces)
+        run.mark_message_id()  # a header section with no end: its end is the content's
+        return edited, outcome
 
     def table(self, piece: Piece) -> ContentChecks | None:
         """The table that sees a header field (Postfix's choice, captured)."""
@@ -171,13 +180,24 @@ class _Run:
         self.outcome = outcome
         self.done = False
         self._open: dict[str, Maps] = {}
+        self._marked = False
 
     def _tables(self, checks: ContentChecks) -> Maps:
         if checks.spec not in self._open:
             self._open[checks.spec] = checks.tables()
         return self._open[checks.spec]
 
+    def mark_message_id(self) -> None:
+        """Where ``message-id=`` goes among the log lines (once, at the primary Message-Id
+        field or at the end of the primary header)."""
+        if not self._marked:
+            self._marked = True
+            stopped = self.outcome.discard or self.outcome.reject is not None
+            self.outcome.message_id_at = None if stopped else len(self.outcome.log)
+
     def piece(self, piece: Piece) -> bytes:
+        if piece.kind is not Kind.HEADER or piece.part is not Part.PRIMARY:
+            self.mark_message_id()
         if piece.kind is Kind.HEADER:
             return self.header(piece)
         if piece.kind is Kind.BODY:
@@ -185,6 +205,9 @@ class _Run:
         return piece.data
 
     def header(self, piece: Piece) -> bytes:
+        if piece.part is Part.PRIMARY and \
+                piece.data[:piece.data.find(b":")].strip().lower() == b"message-id":
+            self.mark_message_id()
         checks = self.checks.table(piece)
         if checks is None or self.done:
             return piece.data

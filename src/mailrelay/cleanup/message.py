@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailrelay.cleanup.canonical import AddressClass, OpenCanonical
-from mailrelay.cleanup.content_checks import FILTER_ATTRIBUTE, InputChecks, Outcome
-from mailrelay.cleanup.fields import cut_long_fields, cut_part_fields, split_fields
+from mailrelay.cleanup.content_checks import FILTER_ATTRIBUTE, Outcome
+from mailrelay.cleanup.fields import cut_long_fields, cut_part_fields
 from mailrelay.cleanup.header_addresses import ADDRESS_FIELDS, RESENT_FIELDS, rewrite_header
 from mailrelay.cleanup.headers import HEADER_LINE, Arrival, message_id
 from mailrelay.cleanup.masquerade import Masquerade, masquerade_header
@@ -195,13 +195,9 @@ def cleanup(content: bytes, sender: str, recipients: tuple[str, ...], arrival: A
         aliases = tuple(tuple(settings.virtual.expand(maps, r)) for r in recipients)
     outcome = None
     content = received + content  # checks see cleanup's own Received: too
-    message_id_at: int | None = 0
     if settings.checks is not None:
-        checked = content
         where = check_context(arrival, sender, recipients)
-        content, outcome = settings.checks.run(arrival.queue_id, checked, where)
-        if outcome.log:
-            message_id_at = _message_id_at(settings.checks, arrival.queue_id, checked, where)
+        content, outcome = settings.checks.run(arrival.queue_id, content, where)
     content = cut_long_fields(content, settings.header_size_limit)
     content = cut_part_fields(content, settings.header_size_limit, settings.mime)
     context = settings.header_context(local_context)
@@ -215,23 +211,7 @@ def cleanup(content: bytes, sender: str, recipients: tuple[str, ...], arrival: A
     separator = CRLF if section.rest and not section.rest.startswith(CRLF) else b""
     body = section.headers + extra + separator + section.rest
     return Cleaned(body, sender, recipients, msgid, tuple(warnings), outcome, aliases,
-                   message_id_at)
-
-
-def _message_id_at(checks: InputChecks, queue_id: str, content: bytes,
-                   where: str) -> int | None:
-    """How many check log lines come before ``message-id=``: those of the header fields
-    before the Message-Id field, or of the whole header section when there is none (the
-    id is added, or logged as ``<>``, at its end); None when a DISCARD or REJECT among those
-    fields stops cleanup before (captured: tests/golden/content_filter).  The tables are
-    asked again for those fields only, and only when some action was logged at all."""
-    fields, _rest = split_fields(content)
-    names = [f[:f.index(b":")].strip().lower() for f in fields]
-    before = fields[:names.index(b"message-id")] if b"message-id" in names else fields
-    _, outcome = checks.run(queue_id, b"".join(before), where)
-    if outcome.discard or outcome.reject is not None:
-        return None
-    return len(outcome.log)
+                   outcome.message_id_at if outcome is not None else 0)
 
 
 def _masquerade_envelope(masquerade: Masquerade | None, sender: str,
