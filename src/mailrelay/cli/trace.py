@@ -55,6 +55,7 @@ from mailrelay.policy import (
 )
 from mailrelay.policy.peer import client_names
 from mailrelay.qmgr.service import classifier
+from mailrelay.qmgr.transports import agent_services
 from mailrelay.route.nexthop import NexthopError, parse_nexthop
 from mailrelay.route.resolve import Route, RouteError, Routes
 from mailrelay.sasl.settings import SaslClientSettings
@@ -221,13 +222,13 @@ def _size_ok(config: Config, options: argparse.Namespace, trace: Trace) -> bool:
 def _transport_config(config: Config, master: MasterCf, transport: str, trace: Trace) -> Config:
     """The configuration the transport's agent runs with: its master.cf ``-o`` settings on
     top of main.cf, as qmgr.transports builds it."""
-    for service in master.services:
-        if service.name == transport and service.type == "unix":
-            for name, setting in service.overrides.items():
-                trace.add(Finding("transport", f"{transport}: -o {name}={setting.value}",
-                                  "master.cf", f"{setting.origin.file}:{setting.origin.line}"))
-            return service_config(config, service)
-    return config
+    service = agent_services(master).get(transport)
+    if service is None:
+        return config
+    for name, setting in service.overrides.items():
+        trace.add(Finding("transport", f"{transport}: -o {name}={setting.value}",
+                          "master.cf", f"{setting.origin.file}:{setting.origin.line}"))
+    return service_config(config, service)
 
 
 async def _route(main: Config, master: MasterCf, cache: MapCache, route: Route, sender: str,

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from mailrelay.config.mastercf import MasterCf, service_config
+from mailrelay.config.mastercf import MasterCf, Service, service_config
 from mailrelay.config.model import Config
 from mailrelay.delivery.dns import MxResolver
 from mailrelay.delivery.error import DiscardAgent, ErrorAgent
@@ -35,6 +35,12 @@ from mailrelay.sasl.settings import SaslClientSettings
 DEFAULT_SERVICES = {"smtp": "smtp", "relay": "smtp", "local": "local", "error": "error",
                     "retry": "error", "discard": "discard"}
 AGENT_COMMANDS = frozenset({"smtp", "local", "error", "discard"})
+
+
+def agent_services(master: MasterCf) -> dict[str, Service]:
+    """master.cf's services qmgr can hand mail to, by name (a later line wins)."""
+    return {s.name: s for s in master.services
+            if s.type == "unix" and s.command in AGENT_COMMANDS}
 
 
 class Agent(Protocol):
@@ -66,11 +72,9 @@ class Transports:
         self._maillog = maillog
         self._forward = forward
         self._known: dict[str, Transport] = {}
-        for service in master.services:
-            if service.type == "unix" and service.command in AGENT_COMMANDS:
-                self._known[service.name] = Transport(
-                    service.name, service.command, service_config(config, service),
-                    service.command)
+        for name, service in agent_services(master).items():
+            self._known[name] = Transport(name, service.command,
+                                          service_config(config, service), service.command)
         for name, command in DEFAULT_SERVICES.items():
             self._known.setdefault(name, Transport(name, command, config, command))
 
