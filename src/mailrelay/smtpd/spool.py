@@ -4,21 +4,14 @@ SECURITY: writes the queue (through QueueStore only).
 
 The queue file is created at the first accepted recipient, as Postfix's smtpd does (its queue
 ID appears in the log from then on).  Content arrives as MessageData chunks; at the end of DATA
-cleanup() adds Received: and the missing headers and qualifies the envelope, and the store
-writes, fsyncs and renames the file, and incoming/ is fsynced.  Only then does the caller say
-250.  The fsyncs run in a thread so the event loop keeps serving the other sessions of this
-worker meanwhile.
-
-Group commit: each message's file is written, fdatasynced and renamed on its own, but the
-fsync of incoming/ that makes the rename durable is shared.  A session waits for a directory
-fsync that *started after* its rename; one such fsync covers every rename before it, so under
-load one directory fsync serves many messages, and no message is acknowledged before both
-its data and its name are on stable storage.
+cleanup() adds Received: and the missing headers and qualifies the envelope, and the worker's
+Committer writes, fsyncs and renames the file and fsyncs incoming/, batched with the other
+sessions' messages, in its own thread so that the event loop keeps serving the other sessions
+meanwhile.  Only then does the caller say 250.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +25,8 @@ from mailrelay.mail.esmtp import MailParams, Notify, RcptParams
 from mailrelay.maps.base import MapLookupError
 from mailrelay.queue import record, trigger
 from mailrelay.queue.queuefile import Draft
-from mailrelay.queue.store import Queue, QueueStore
+from mailrelay.queue.store import QueueStore
+from mailrelay.smtpd.committer import Committer
 
 _NOTIFY_BITS = {
     Notify.SUCCESS: record.Notify.SUCCESS,
@@ -104,35 +98,11 @@ def _recipient(address: str, params: RcptParams) -> record.Recipient:
     return record.Recipient(address=address, orcpt=orcpt, notify=notify)
 
 
-class GroupSync:
-    """Shared fsyncs of one queue directory (see the module's group commit)."""
-
-    def __init__(self, store: QueueStore, queue: Queue) -> None:
-        self.store = store
-        self.queue = queue
-        self._running: asyncio.Future[None] | None = None
-
-    async def sync(self) -> None:
-        """Return once an fsync of the directory that started after this call has ended."""
-        earlier = self._running
-        if earlier is not None:
-            await asyncio.shield(earlier)  # it may have begun before our rename: not enough
-        if self._running is None or self._running is earlier:
-            self._running = asyncio.ensure_future(asyncio.to_thread(self.store.sync, self.queue))
-            self._running.add_done_callback(self._clear)
-        # Here _running began after this call (after `earlier` ended, or with none running).
-        await asyncio.shield(self._running)
-
-    def _clear(self, future: asyncio.Future[None]) -> None:
-        if self._running is future:
-            self._running = None
-
-
 class Spool:
     """Writes accepted messages into the queue for one smtpd service."""
 
     def __init__(self, store: QueueStore, settings: CleanupSettings,
-                 incoming: GroupSync | None = None,
+                 committer: Committer | None = None,
                  log: Callable[[str], None] | None = None,
                  local_rewrite: Callable[[ClientFacts], bool] | None = None) -> None:
         self.store = store
@@ -141,7 +111,7 @@ class Spool:
         self.local_rewrite = local_rewrite
         #: cleanup's log (header/body checks actions, canonical warnings).
         self.log = log or (lambda _line: None)
-        self.incoming = incoming or GroupSync(store, Queue.INCOMING)
+        self.committer = committer or Committer(store)
         #: qmgr's wake-up: it takes the message at once, without scanning incoming/.
         self.qmgr = trigger.Sender(store.directory, trigger.QMGR)
 
@@ -194,21 +164,14 @@ class Spool:
             smtputf8=txn.params.smtputf8,
             attributes=filter_attributes(self.settings, outcome),
         )
-        content = cleaned.content
         hold = outcome is not None and outcome.hold is not None
-
-        def write() -> None:
-            draft.write(content)
-            # Data fdatasynced, renamed; HOLD: straight into hold/, where qmgr never looks.
-            self.store.commit(draft, envelope, sync=hold, hold=hold)
-
         try:
-            await asyncio.to_thread(write)
+            # HOLD: straight into hold/, where qmgr never looks.
+            await self.committer.commit(draft, cleaned.content, envelope, hold=hold)
         finally:
             txn.draft = None
             txn.chunks.clear()
-        if not hold:  # (a held message's commit synced hold/ itself)
-            await self.incoming.sync()  # the rename is durable: now 250 may be said
+        if not hold:
             self.qmgr.send(trigger.INCOMING + draft.queue_id.encode())
         return cleaned
 

@@ -37,6 +37,7 @@ from mailrelay.policy.networks import HostList, ListKind
 from mailrelay.policy.settings import PolicySettings, own_addresses
 from mailrelay.queue.store import QueueStore
 from mailrelay.smtp.settings import ServerSettings, TlsLevel
+from mailrelay.smtpd.committer import Committer
 from mailrelay.smtpd.gate import Gate
 from mailrelay.smtpd.peer import PeerNames
 from mailrelay.smtpd.resolver import DnsPythonResolver
@@ -150,7 +151,8 @@ def _normal(address: str) -> str:
 
 
 def build_runtime(config: Config, bound: BoundListener, store: QueueStore, maillog: MailLog,
-                  stopping: Stopping, anvil: AnvilClient) -> Runtime:
+                  stopping: Stopping, anvil: AnvilClient,
+                  committer: Committer | None = None) -> Runtime:
     cfg = service_config(config, bound.listener.service)
     protocol = ServerSettings.from_config(cfg)
     wrapper = protocol.tls_wrapper
@@ -177,7 +179,7 @@ def build_runtime(config: Config, bound: BoundListener, store: QueueStore, maill
         name=bound.listener.service.name,
         protocol=protocol,
         spool=Spool(store, CleanupSettings.from_config(cfg), log=maillog.logger("cleanup"),
-                    local_rewrite=rewrite.local),
+                    local_rewrite=rewrite.local, committer=committer),
         tls=tls,
         timeout=float(cfg.get_time("smtpd_timeout")),
         smtpd_log=maillog.logger("smtpd"),
@@ -207,10 +209,11 @@ async def serve(config: Config, bound: Sequence[BoundListener], store: QueueStor
     names = PeerNames()
     resolver = DnsPythonResolver()
     anvil = AnvilClient(store.directory, maillog.logger("smtpd"))
+    committer = Committer(store)  # one for all services: bigger batches
     sessions: set[asyncio.Task[None]] = set()
     servers = []
     for b in bound:
-        runtime = build_runtime(config, b, store, maillog, stopping, anvil)
+        runtime = build_runtime(config, b, store, maillog, stopping, anvil, committer)
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                          runtime: Runtime = runtime) -> None:
