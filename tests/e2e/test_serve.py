@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from mailrelay.queue.queue_id import parse_queue_id
 from mailrelay.queue.store import Queue, QueueStore
 from tests.e2e.daemon import MAILRELAY, Daemon, free_ports
 
@@ -174,15 +175,28 @@ def test_bad_input_and_a_client_that_drops_mid_data_queue_nothing(daemon):
     assert noop == b"250 2.0.0 Ok\r\n"
     with socket.create_connection(("127.0.0.1", daemon.ports[0]), timeout=5) as s:
         s.recv(512)
-        s.sendall(b"EHLO x.example\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
-                  b"DATA\r\nSubject: half\r\n\r\npartial body")
+        # One command at a time (pipelining without PIPELINING is refused before RCPT).
+        for command in (b"EHLO x.example\r\n", b"MAIL FROM:<a@example.com>\r\n",
+                        b"RCPT TO:<b@example.com>\r\n", b"DATA\r\n"):
+            s.sendall(command)
+            assert s.recv(512)[:1] in b"23"
+        s.sendall(b"Subject: half\r\n\r\npartial body")
         time.sleep(0.3)
+    dropped = time.time()  # 0.3 s after the half message's file was made
     time.sleep(0.3)
     with smtplib.SMTP("127.0.0.1", daemon.ports[0]) as c:
         c.sendmail("a@example.com", ["b@example.com"], b"Subject: whole\r\n\r\nx\r\n")
     [queue_id] = daemon.incoming()
     assert b"Subject: whole" in queued(daemon, queue_id)[2]
-    assert list((daemon.spool / "tmp").iterdir()) == []
+    # The half message's file is gone; tmp/ holds only the committer's spare drafts.
+    [half] = [line.split(": ")[1] for line in daemon.maillog().splitlines()
+              if "client=" in line and queue_id not in line]
+    inode = parse_queue_id(half).inode
+    # (its inode may be reused since by a new spare, made after the drop)
+    assert all(path.stat().st_ctime > dropped - 0.1 for path in (daemon.spool / "tmp").iterdir()
+               if path.stat().st_ino == inode)
+    daemon.stop()
+    assert list((daemon.spool / "tmp").iterdir()) == []  # spares removed at exit
 
 
 def test_stop_lets_a_transaction_finish_and_tells_idle_clients_421(daemon):

@@ -289,6 +289,8 @@ class Master:
                 return
             if self.tap is not None:
                 multiproc.process_dead(self.metrics_directory, pid)
+            with contextlib.suppress(OSError):  # its unfinished drafts, its spares
+                self.store.remove_temporary(pid)
             child = next((c for c in self.children if c.pid == pid), None)
             if child is None:
                 continue

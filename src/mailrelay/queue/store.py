@@ -180,6 +180,50 @@ class QueueStore:
             self.sync(queue)
         return draft.queue_id
 
+    def commit_many(self, batch: Iterable[tuple[Draft, Envelope, bool]],
+                    ) -> list[BaseException | None]:
+        """Commit several (draft, envelope, hold) at once, durable when this returns; one
+        outcome per item: None, or the error that made it fail (its draft then aborted).
+
+        The same steps as `commit`, each done for the whole batch before the next: seal
+        every file, fdatasync every file, rename every file, fsync each directory.  The first
+        fdatasync's journal commit carries every file of the batch (the others then find
+        theirs done) and the directory fsync every rename, where one message after another
+        would make a journal commit per message."""
+        items = list(batch)
+        errors: list[BaseException | None] = [None] * len(items)
+        temps: list[Path | None] = [None] * len(items)
+        for i, (draft, envelope, _) in enumerate(items):
+            try:
+                temps[i] = draft.seal(envelope, sync=False)
+            except BaseException as error:  # seal aborted the draft
+                errors[i] = error
+        for i, (draft, _, _) in enumerate(items):
+            if errors[i] is None:
+                try:
+                    draft.sync()
+                except BaseException as error:
+                    errors[i] = error
+        renamed: dict[Queue, list[int]] = {}
+        for i, (draft, _, hold) in enumerate(items):
+            if errors[i] is None:
+                queue = Queue.MAILDROP if draft.maildrop else Queue.HOLD if hold else Queue.INCOMING
+                try:
+                    os.rename(temps[i], self.path(queue, draft.queue_id))  # type: ignore[arg-type]
+                except BaseException as error:
+                    draft.abort()
+                    errors[i] = error
+                    continue
+                draft.committed()
+                renamed.setdefault(queue, []).append(i)
+        for queue, indices in renamed.items():
+            try:
+                self.sync(queue)
+            except BaseException as error:  # renamed, but not known to be durable: not told
+                for i in indices:
+                    errors[i] = error
+        return errors
+
     def enqueue(self, envelope: Envelope, content: bytes) -> str:
         """Write a message held in memory into incoming; durable when this returns."""
         with self.begin() as draft:
@@ -373,6 +417,19 @@ class QueueStore:
             raise MessageNotFound(queue_id, queue) from None
         if durable:
             fsync_directory(path.parent)
+
+    def remove_temporary(self, pid: int) -> int:
+        """Remove the temporary files in tmp/ of process *pid*, which has ended (a killed
+        smtpd worker's unfinished messages and spare drafts); returns how many."""
+        prefix = f"{TEMP_PREFIX}{pid}."
+        removed = 0
+        with os.scandir(self.directory / TEMP) as entries:
+            for entry in entries:
+                if entry.name.startswith(prefix):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+                        removed += 1
+        return removed
 
     def recover(self, *, maildrop_grace: float = 86400.0) -> RecoveryReport:
         """At startup, before any writer runs: remove what crashed writers left behind.

@@ -236,17 +236,20 @@ async def serve(config: Config, bound: Sequence[BoundListener], store: QueueStor
         servers.append(await asyncio.start_server(
             handle, sock=b.sock, ssl=runtime.wrapper,
             limit=1 << 20))
-    await _first(stopping.wait(), drain.wait())
-    for server in servers:
-        server.close()
-    if not stopping.is_set():
-        await _first(_until_idle(sessions), stopping.wait())
-    if sessions:
-        _, pending = await asyncio.wait(set(sessions), timeout=GRACE)
-        for task in pending:
-            task.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*pending, return_exceptions=True)
+    try:
+        await _first(stopping.wait(), drain.wait())
+        for server in servers:
+            server.close()
+        if not stopping.is_set():
+            await _first(_until_idle(sessions), stopping.wait())
+        if sessions:
+            _, pending = await asyncio.wait(set(sessions), timeout=GRACE)
+            for task in pending:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*pending, return_exceptions=True)
+    finally:
+        committer.close()  # its spare drafts removed
 
 
 async def _first(*waits: Coroutine[object, object, object]) -> None:

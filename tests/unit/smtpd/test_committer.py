@@ -40,7 +40,7 @@ def commit_all(store: QueueStore, count: int, *, hold_every: int = 0,
 
     async def one(n: int) -> tuple[str, object]:
         await asyncio.sleep(n * spacing)
-        draft = store.begin()
+        draft = committer.draft()
         try:
             await committer.commit(draft, f"Subject: {n}\r\n\r\nbody {n}\r\n".encode(),
                                    envelope(n), hold=bool(hold_every) and n % hold_every == 0)
@@ -49,7 +49,10 @@ def commit_all(store: QueueStore, count: int, *, hold_every: int = 0,
         return draft.queue_id, None
 
     async def main() -> list[tuple[str, object]]:
-        return await asyncio.gather(*(one(n) for n in range(count)))
+        try:
+            return await asyncio.gather(*(one(n) for n in range(count)))
+        finally:
+            committer.close()
 
     return asyncio.run(main())
 
@@ -115,3 +118,47 @@ def test_a_new_event_loop_gets_a_working_committer(tmp_path: Path) -> None:
             await committer.commit(store.begin(), b"z\r\n", envelope(n))
         asyncio.run(once())
     assert len(list(store.ids(Queue.INCOMING))) == 2
+
+
+def test_spare_drafts_are_used_while_fresh_and_removed_on_close(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    from mailrelay.smtpd import committer as module
+    store = QueueStore(tmp_path)
+    store.create_directories()
+    committer = Committer(store)
+    temp = tmp_path / "tmp"
+
+    async def main() -> None:
+        first = committer.draft()  # none ready yet: made here; the thread makes spares
+        for _ in range(200):
+            if len(list(temp.iterdir())) == 1 + module.SPARES:
+                break
+            await asyncio.sleep(0.01)
+        spares = set(temp.iterdir())
+        assert len(spares) == 1 + module.SPARES
+        second = committer.draft()
+        assert tmp_path / "tmp" / second._temp.name in spares  # a spare, not a new file
+        monkeypatch.setattr(module, "SPARE_AGE", 0.0)  # every spare is stale now
+        await asyncio.sleep(0.01)
+        third = committer.draft()
+        assert third._temp not in spares
+        for n, draft in enumerate((first, second, third)):
+            await committer.commit(draft, b"x\r\n", envelope(n))
+        committer.close()
+
+    asyncio.run(main())
+    assert list(temp.iterdir()) == []  # stale spares removed by the thread, the rest by close
+    assert len(list(store.ids(Queue.INCOMING))) == 3
+
+
+def test_the_master_removes_a_dead_workers_temporary_files(tmp_path: Path) -> None:
+    store = QueueStore(tmp_path)
+    store.create_directories()
+    mine = [store.begin() for _ in range(3)]
+    other = tmp_path / "tmp" / ".tmp.1.abcdef"
+    other.write_bytes(b"")
+    import os
+    assert store.remove_temporary(os.getpid()) == 3
+    assert list((tmp_path / "tmp").iterdir()) == [other]
+    for draft in mine:
+        draft.abort()  # already gone: no error
