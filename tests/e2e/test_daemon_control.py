@@ -348,6 +348,35 @@ def test_reloads_in_quick_succession_leave_exactly_one_generation_of_processes(
     assert d.stop() == 0
 
 
+def test_qmgr_runs_pickup_in_its_process_and_pickup_gets_its_own_when_qmgr_is_off(
+        tmp_path: Path, ports: list[int], daemons: list[Daemon]) -> None:
+    """One Python process less when both run; either way sendmail's mail is picked up."""
+    d = make(tmp_path, ports, daemons, workers=2, deliver=True).start()
+    assert d.proc is not None
+
+    def submit(token: str) -> None:
+        subprocess.run([MAILRELAY, "-c", str(d.etc), "sendmail", "bob@example.com"],
+                       input=f"Subject: {token}\n\n{token}\n".encode(), check=True)
+
+    assert len(children_of(d.proc.pid)) == 4  # anvil, two smtpd workers, qmgr with pickup
+    submit("first")
+    [line] = d.wait_for_log(r"postfix/pickup\[\d+\]: \w+: uid=")
+    qmgr_pid = re.search(r"pickup\[(\d+)\]", line).group(1)
+    d.wait_for_log(rf"postfix/qmgr\[{qmgr_pid}\]: \w+: from=")  # the same process
+    d.append_main_cf("master_service_disable = qmgr/unix\n")
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_for_log(r"reload -- version")
+    deadline = time.monotonic() + 10
+    while str(qmgr_pid) in map(str, children_of(d.proc.pid)):  # the old one has exited
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert len(children_of(d.proc.pid)) == 4  # anvil, two smtpd workers, pickup alone
+    submit("second")
+    lines = d.wait_for_log(r"postfix/pickup\[\d+\]: \w+: uid=", count=2)
+    assert f"pickup[{qmgr_pid}]" not in lines[1]
+    assert d.stop() == 0
+
+
 # -- the reload-under-load test -------------------------------------------------------------
 
 async def smtp_client(port: int, name: str, stop: asyncio.Event, accepted: list[str],

@@ -54,10 +54,14 @@ def stop_event(maillog: MailLog) -> asyncio.Event:
 
 
 def run_qmgr_process(config: Config, master_cf: MasterCf, store: QueueStore,
-                     maillog: MailLog) -> int:
+                     maillog: MailLog, *, with_pickup: bool = False) -> int:
+    """qmgr, and pickup beside it in the same event loop when *with_pickup*."""
     async def main() -> None:
         stop = stop_event(maillog)
-        await QmgrService(config, master_cf, store, maillog).run(stop)
+        work = [QmgrService(config, master_cf, store, maillog).run(stop)]
+        if with_pickup:
+            work.append(_pickup(config, store, maillog, stop))
+        await asyncio.gather(*work)
 
     try:
         worker.run_loop(main())
@@ -69,13 +73,18 @@ def run_qmgr_process(config: Config, master_cf: MasterCf, store: QueueStore,
 
 
 def run_pickup_process(config: Config, store: QueueStore, maillog: MailLog) -> int:
+    """pickup alone (qmgr disabled)."""
     async def main() -> None:
-        stop = stop_event(maillog)
-        # cleanup's and bounce's lines under their own names, as Postfix's daemons log them.
-        settings = PickupSettings.from_config(config, maillog.logger("bounce"))
-        await run_pickup(store, settings, maillog.logger("pickup"), stop,
-                         interval=float(config.get_time("queue_run_delay")) or 60.0,
-                         programs=maillog.logger)
+        await _pickup(config, store, maillog, stop_event(maillog))
 
     asyncio.run(main())
     return 0
+
+
+async def _pickup(config: Config, store: QueueStore, maillog: MailLog,
+                  stop: asyncio.Event) -> None:
+    # cleanup's and bounce's lines under their own names, as Postfix's daemons log them.
+    settings = PickupSettings.from_config(config, maillog.logger("bounce"))
+    await run_pickup(store, settings, maillog.logger("pickup"), stop,
+                     interval=float(config.get_time("queue_run_delay")) or 60.0,
+                     programs=maillog.logger)
