@@ -183,8 +183,9 @@ class SmtpConnection:
         per-write time limit): a large message on a slow link is not cut off."""
         limit = self.client.settings.timeout(Stage.CONTENT)
         try:
+            view = memoryview(data)  # slices of it are not copies of the message
             for start in range(0, len(data), CONTENT_CHUNK):
-                self._writer.write(data[start:start + CONTENT_CHUNK])
+                self._writer.write(view[start:start + CONTENT_CHUNK])
                 await asyncio.wait_for(self._writer.drain(), limit)
         except TimeoutError:
             self.client.connection_failed(IoError.TIMEOUT)

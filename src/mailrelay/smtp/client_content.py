@@ -15,6 +15,8 @@ Postfix's smtp(8) writes it:
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable, Iterator
 
 from mailrelay.mail.mime8bit import DEFAULT_LIMITS, MimeLimits, downgrade_lines, split_lines
@@ -27,9 +29,10 @@ def fold(line: bytes, limit: int) -> Iterator[bytes]:
         return
     yield line[:limit]
     rest = line[limit:]
+    step = max(limit - 1, 1)  # (a limit of 1 would never get on: Postfix loops forever)
     while rest:
-        yield b" " + rest[: limit - 1]
-        rest = rest[limit - 1:]
+        yield b" " + rest[:step]
+        rest = rest[step:]
 
 
 def wire_lines(lines: Iterable[bytes], line_limit: int) -> Iterator[bytes]:
@@ -48,7 +51,28 @@ def encode_content(
     Raises :class:`mailrelay.mail.mime8bit.MimeNestingError` when *downgrade* is asked
     for and the MIME structure is nested too deeply.
     """
+    if not downgrade and _already_on_the_wire(content, line_limit):
+        return content  # (no copy: a large message in flight costs its size once)
     lines: Iterable[bytes] = split_lines(content)
     if downgrade:
         lines = list(downgrade_lines(lines, limits))
     return b"".join(wire_lines(lines, line_limit))
+
+
+def _already_on_the_wire(content: bytes, line_limit: int) -> bool:
+    """Whether *content* is its own wire form (the usual case): CRLF after every line, the
+    last one included, no line that starts with a dot or is longer than *line_limit*.  Then
+    nothing is split, folded, stuffed or joined: checked by C scans, no object per line."""
+    if not content:
+        return True
+    if not content.endswith(b"\r\n") or content.count(b"\n") != content.count(b"\r\n"):
+        return False
+    if content.startswith(b".") or b"\n." in content:
+        return False
+    return line_limit <= 0 or _overlong(line_limit).search(content) is None
+
+
+@functools.lru_cache(maxsize=4)
+def _overlong(line_limit: int) -> re.Pattern[bytes]:
+    # A line of more than line_limit bytes, and the CR before its LF: line_limit + 2 bytes.
+    return re.compile(rb"[^\n]{%d}" % (line_limit + 2))

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from mailrelay.smtp.client_content import encode_content, fold
 
 
@@ -34,3 +37,29 @@ def test_downgrading_converts_8bit_text_to_quoted_printable():
     assert encode_content(content, downgrade=True) == (
         b"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
         b"Gr=C3=BC=C3=9Fe\r\n..\r\n")
+
+
+def _line_by_line(content: bytes, limit: int) -> bytes:
+    from mailrelay.mail.mime8bit import split_lines
+    from mailrelay.smtp.client_content import wire_lines
+    return b"".join(wire_lines(split_lines(content), limit))
+
+
+@given(st.lists(st.sampled_from([b"a", b"b" * 7, b".", b"\r", b"\n", b"\r\n", b" ", b"\x00",
+                                 b"\xc3\xa9", b"\r\r\n", b"\n.\r\n"]), max_size=40),
+       st.sampled_from([0, 1, 3, 5, 998]))
+def test_content_sent_as_it_is_queued_equals_the_line_by_line_encoding(
+        pieces: list[bytes], limit: int) -> None:
+    content = b"".join(pieces)
+    assert encode_content(content, line_limit=limit) == _line_by_line(content, limit)
+
+
+def test_a_clean_message_is_sent_without_a_copy():
+    content = b"Subject: x\r\n\r\n" + b"y" * 70 + b"\r\n" * 2
+    assert encode_content(content) is content
+    # the checks that send it through the line-by-line path
+    for other in (b"." + content, content + b".\r\n", content[:-1], b"a\nb\r\n",
+                  b"z" * 999 + b"\r\n"):
+        assert encode_content(other) is not other
+        assert encode_content(other) == _line_by_line(other, 998)
+    assert encode_content(b"z" * 998 + b"\r\n") == b"z" * 998 + b"\r\n"
