@@ -15,8 +15,6 @@ Postfix's smtp(8) writes it:
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Iterable, Iterator
 
 from mailrelay.mail.mime8bit import DEFAULT_LIMITS, MimeLimits, downgrade_lines, split_lines
@@ -62,17 +60,14 @@ def encode_content(
 def _already_on_the_wire(content: bytes, line_limit: int) -> bool:
     """Whether *content* is its own wire form (the usual case): CRLF after every line, the
     last one included, no line that starts with a dot or is longer than *line_limit*.  Then
-    nothing is split, folded, stuffed or joined: checked by C scans, no object per line."""
+    nothing is stuffed, folded or joined: C scans only (a regular expression for the long
+    lines cost 1.3 ms per 100 KB, against 0.1 ms for the split)."""
     if not content:
         return True
     if not content.endswith(b"\r\n") or content.count(b"\n") != content.count(b"\r\n"):
         return False
     if content.startswith(b".") or b"\n." in content:
         return False
-    return line_limit <= 0 or _overlong(line_limit).search(content) is None
-
-
-@functools.lru_cache(maxsize=4)
-def _overlong(line_limit: int) -> re.Pattern[bytes]:
-    # A line of more than line_limit bytes, and the CR before its LF: line_limit + 2 bytes.
-    return re.compile(rb"[^\n]{%d}" % (line_limit + 2))
+    # Each piece is a line and its CR: longer than line_limit + 1 means a line too long.
+    return (line_limit <= 0 or len(content) <= line_limit + 1
+            or max(map(len, content.split(b"\n"))) <= line_limit + 1)
