@@ -26,7 +26,7 @@ mydomain, see CleanupSettings.header_context).  Captured in tests/golden/cleanup
 
 from __future__ import annotations
 
-from mailrelay.cleanup.settings import CleanupSettings
+from mailrelay.cleanup.settings import REMOTE_CONTEXT, CleanupSettings
 from mailrelay.cleanup.tok822 import (
     Kind,
     Token,
@@ -123,9 +123,30 @@ def _fold(text: str) -> str:
                        for i, line in enumerate(out))
 
 
+#: Header fields remembered per settings object (see CleanupSettings.memo).
+MEMO_FIELDS = 1024
+
+
 def rewrite_header(field: bytes, settings: CleanupSettings) -> bytes | None:
     """One header field (name, colon, value, folded lines included, CRLF at the end) of an
-    ADDRESS_FIELDS name, rewritten; None when nothing changed, to keep it as written."""
+    ADDRESS_FIELDS name, rewritten; None when nothing changed, to keep it as written.
+
+    A pure function of its arguments, remembered in *settings*' memo (bounded)."""
+    memo = settings.memo
+    try:
+        return memo[field]  # type: ignore[return-value]
+    except KeyError:
+        pass
+    if len(memo) > MEMO_FIELDS:
+        remote = memo.get(REMOTE_CONTEXT)
+        memo.clear()
+        if remote is not None:
+            memo[REMOTE_CONTEXT] = remote
+    result = memo[field] = _rewrite_header(field, settings)
+    return result
+
+
+def _rewrite_header(field: bytes, settings: CleanupSettings) -> bytes | None:
     text = field.decode("utf-8", "surrogateescape")
     colon = text.index(":")
     # Postfix's header buffer joins folded lines with a bare newline.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from mailrelay.config.model import Config
@@ -14,6 +14,9 @@ if TYPE_CHECKING:  # canonical's header code needs these settings: imported when
     from mailrelay.cleanup.mime import MimeLimits
     from mailrelay.cleanup.virtual import VirtualAlias
     from mailrelay.maps.registry import MapCache
+
+
+REMOTE_CONTEXT = object()  # memo key of the remote header context
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,11 @@ class CleanupSettings:
     #: disable_mime_input_processing and the MIME limits (None: Postfix's defaults):
     #: header_size_limit applies to the headers of MIME parts too.
     mime: MimeLimits | None = None
+    #: Memos of pure functions of these settings, per object (not copied by replace()):
+    #: the remote header context, and header fields as qualified in this context (cron and
+    #: monitoring mail repeats the same From: and To: all day).
+    memo: dict[object, object] = field(default_factory=dict, init=False, repr=False,
+                                       compare=False, hash=False)
 
     def header_context(self, local_context: bool) -> CleanupSettings | None:
         """The settings header addresses are rewritten with: these for the local context;
@@ -58,7 +66,13 @@ class CleanupSettings:
         if local_context:
             return self
         domain = self.remote_header_rewrite_domain
-        return replace(self, myorigin=domain, mydomain=domain) if domain else None
+        if not domain:
+            return None
+        remote = self.memo.get(REMOTE_CONTEXT)
+        if remote is None:
+            remote = self.memo[REMOTE_CONTEXT] = replace(self, myorigin=domain, mydomain=domain)
+        assert isinstance(remote, CleanupSettings)
+        return remote
 
     @classmethod
     def from_config(cls, config: Config, cache: MapCache | None = None) -> CleanupSettings:

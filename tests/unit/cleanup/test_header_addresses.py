@@ -6,6 +6,8 @@ there) and the line Postfix queued for it; None means the header was kept as wri
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from mailrelay.cleanup.header_addresses import rewrite_header
@@ -63,8 +65,7 @@ def test_rewrite_header(field: bytes, want: bytes | None) -> None:
 
 
 def test_append_dot_mydomain_and_a_trailing_dot() -> None:
-    dotted = CleanupSettings(**{**{f: getattr(SETTINGS, f) for f in SETTINGS.__slots__},
-                                "append_dot_mydomain": True})
+    dotted = dataclasses.replace(SETTINGS, append_dot_mydomain=True)  # with its own memo
     assert rewrite_header(b"To: a@host, b@[1.2.3.4], c@x.y\r\n", dotted) == (
         b"To: a@host.corp.local, b@[1.2.3.4], c@x.y\r\n")
     assert rewrite_header(b"To: a@x.y.\r\n", SETTINGS) == b"To: a@x.y\r\n"
@@ -80,7 +81,21 @@ def test_bang_paths_and_percent_hacks_in_headers_are_turned_round() -> None:
 
 
 def test_with_swap_bangpath_and_allow_percent_hack_off_they_are_qualified_instead() -> None:
-    off = CleanupSettings(**{**{f: getattr(SETTINGS, f) for f in SETTINGS.__slots__},
-                             "swap_bangpath": False, "allow_percent_hack": False})
+    off = dataclasses.replace(SETTINGS, swap_bangpath=False, allow_percent_hack=False)
     got = rewrite_header(b"From: host!dave, x%y\r\n", off)
     assert got == b"From: host!dave@corp.local, x%y@corp.local\r\n"
+
+
+def test_a_rewritten_field_is_remembered_per_settings_and_the_memo_stays_bounded() -> None:
+    from mailrelay.cleanup import header_addresses
+    settings = dataclasses.replace(SETTINGS)
+    field = b"From: someone\r\n"
+    first = rewrite_header(field, settings)
+    assert settings.memo[field] == first == b"From: someone@corp.local\r\n"
+    assert rewrite_header(field, settings) is first
+    assert field not in dataclasses.replace(settings).memo  # a copy starts empty
+    remote = settings.header_context(local_context=False)
+    for n in range(header_addresses.MEMO_FIELDS + 10):
+        rewrite_header(b"To: u%d\r\n" % n, settings)
+    assert len(settings.memo) <= header_addresses.MEMO_FIELDS + 1
+    assert settings.header_context(local_context=False) is remote
