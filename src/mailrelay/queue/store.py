@@ -37,10 +37,11 @@ Invariants:
    active is retried at startup, incoming is delivered.
 
 Cost of one commit: one writev of the whole file (content and envelope), one fdatasync, one
-rename, one fsync of incoming/.  Group commit is possible without changing the format:
-``commit(draft, env, sync=False)`` for each message of a batch, then one ``sync(queue)``, then
-the 250 replies; each file is still fsynced before its rename, so invariant 1 holds (a file
-renamed but not yet synced may be delivered early; it is simply not acknowledged yet).
+rename, one fsync of incoming/.  Group commit (smtpd's committer) is `commit_many`: every
+file of a batch sealed, then fdatasynced, then renamed, then one fsync per directory, then the
+250 replies -- two journal commits per batch instead of one per message.  Each file is still
+fsynced before its rename, so invariant 1 holds (a file renamed but whose directory is not yet
+synced may be delivered early; it is simply not acknowledged yet).
 
 Division of labour: queuefile.py writes the bytes of a new file that is in no queue yet
 (`Draft`, in tmp/) and reads queue files (`QueuedMessage`); this module alone puts a file into
