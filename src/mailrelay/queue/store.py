@@ -39,7 +39,7 @@ Invariants:
 Cost of one commit: one writev of the whole file (content and envelope), one fdatasync, one
 rename, one fsync of incoming/.  Group commit (smtpd's committer) is `commit_many`: every
 file of a batch sealed, then fdatasynced, then renamed, then one fsync per directory, then the
-250 replies -- two journal commits per batch instead of one per message.  Each file is still
+250 replies: one directory fsync per batch instead of one per message.  Each file is still
 fsynced before its rename, so invariant 1 holds (a file renamed but whose directory is not yet
 synced may be delivered early; it is simply not acknowledged yet).
 
@@ -187,10 +187,11 @@ class QueueStore:
         outcome per item: None, or the error that made it fail (its draft then aborted).
 
         The same steps as `commit`, each done for the whole batch before the next: seal
-        every file, fdatasync every file, rename every file, fsync each directory.  The first
-        fdatasync's journal commit carries every file of the batch (the others then find
-        theirs done) and the directory fsync every rename, where one message after another
-        would make a journal commit per message."""
+        every file, fdatasync every file, rename every file, fsync each directory; one
+        directory fsync covers every rename of the batch.  Each fdatasync still costs a
+        journal commit of its own on ext4 (delayed allocation: a file's blocks are allocated
+        when it is written back; measured 0.14-0.2 ms each for 8 files written first, the
+        directory fsync 0.08-0.11 ms)."""
         items = list(batch)
         errors: list[BaseException | None] = [None] * len(items)
         temps: list[Path | None] = [None] * len(items)
