@@ -195,8 +195,8 @@ class _Thread:
             else:
                 written.append(job)
         errors = self.store.commit_many((j.draft, j.envelope, j.hold) for j in written)
-        for job, error in zip(written, errors, strict=True):
-            job.error = error
+        for job, outcome in zip(written, errors, strict=True):
+            job.error = outcome
 
 
 def _settle(batch: list[_Job]) -> None:
