@@ -67,7 +67,6 @@ class Draft:
         self._written = 0  # bytes already in the file
         self._length = 0
         self._crc = 0
-        self._sealed = False
 
     def write(self, data: bytes) -> None:
         self._require_open()
@@ -80,12 +79,8 @@ class Draft:
         if self._pending >= _FLUSH_BYTES or len(self._chunks) >= _FLUSH_CHUNKS:
             self._flush()
 
-    def seal(self, envelope: record.Envelope, *, sync: bool = True) -> Path:
-        """Finish the file: envelope, length, fdatasync, close.  Returns its temporary path.
-
-        Without *sync* the file is left open and not yet on stable storage: `sync` must follow
-        before it goes into a queue (QueueStore.commit_many seals a batch, then syncs it, so
-        that one journal commit serves the whole batch)."""
+    def seal(self, envelope: record.Envelope) -> Path:
+        """Finish the file: envelope, length, fdatasync, close.  Returns its temporary path."""
         fd = self._require_open()
         trailer = record.trailer(envelope, self._length, self._crc)  # may refuse the envelope
         header = record.content_header(self._length)
@@ -97,27 +92,14 @@ class Draft:
             self._flush()
             if patch:
                 os.pwrite(fd, header[record.LENGTH_OFFSET :], record.LENGTH_OFFSET)
-        except BaseException:
-            self.abort()
-            raise
-        self._sealed = True
-        if sync:
-            self.sync()
-        assert self._temp is not None
-        return self._temp
-
-    def sync(self) -> None:
-        """fdatasync and close the sealed file."""
-        if not self._sealed:
-            raise ValueError("draft not sealed")
-        fd = self._require_open()
-        try:
             os.fdatasync(fd)
         except BaseException:
             self.abort()
             raise
         os.close(fd)
         self._fd = None
+        assert self._temp is not None
+        return self._temp
 
     def committed(self) -> None:
         """The store renamed the file into a queue: nothing is left to clean up."""
