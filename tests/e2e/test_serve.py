@@ -337,3 +337,28 @@ def test_bcc_is_dropped_and_a_recipient_given_twice_is_queued_once(daemon):
     assert recipients == ["b@example.com", "c@example.com"]
     assert b"Bcc:" not in content and b"Return-Path:" not in content
     assert b"\r\nSubject: s\r\n" in content
+
+
+def test_a_killed_workers_unfinished_message_and_spare_files_are_removed(daemon):
+    """A worker killed in the middle of DATA leaves its temporary files (the message's and
+    the committer's spares) in tmp/: the master removes them when it reaps the worker."""
+    with socket.create_connection(("127.0.0.1", daemon.ports[0]), timeout=5) as s:
+        s.recv(512)
+        for command in (b"EHLO x.example\r\n", b"MAIL FROM:<a@example.com>\r\n",
+                        b"RCPT TO:<b@example.com>\r\n", b"DATA\r\n"):
+            s.sendall(command)
+            assert s.recv(512)[:1] in b"23"
+        s.sendall(b"Subject: half\r\n\r\npartial body")
+        [line] = daemon.wait_for_log(r"postfix/smtpd\[\d+\]: \w+: client=")
+        worker = int(re.search(r"smtpd\[(\d+)\]", line).group(1))
+        deadline = time.monotonic() + 5
+        while not any(p.name.startswith(f".tmp.{worker}.")
+                      for p in (daemon.spool / "tmp").iterdir()):
+            assert time.monotonic() < deadline, "no temporary file of the worker's"
+            time.sleep(0.05)
+        os.kill(worker, signal.SIGKILL)
+        daemon.wait_for_log(rf"warning: process smtpd pid {worker} exit status")
+    leftovers = [p.name for p in (daemon.spool / "tmp").iterdir()
+                 if p.name.startswith(f".tmp.{worker}.")]
+    assert leftovers == []
+    assert daemon.incoming() == []
