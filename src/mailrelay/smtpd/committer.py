@@ -158,17 +158,23 @@ class _Thread:
                 stopped = self._stopped
                 missing = SPARES - len(self._spares) if self._hungry and not stopped else 0
             if batch:
-                self._commit(batch)
+                try:
+                    self._commit(batch)
+                except BaseException as error:  # a bug: no session may wait forever
+                    for job in batch:
+                        job.error = job.error or error
                 # A closed loop: nobody waits for these any more (they are queued, though).
                 with contextlib.suppress(RuntimeError):
                     self.loop.call_soon_threadsafe(_settle, batch)
             for draft in stale:
-                draft.abort()
+                with contextlib.suppress(OSError):
+                    draft.abort()
             if stopped:
                 with self._lock:
                     spares, self._spares = self._spares, deque()
                 for _, draft in spares:
-                    draft.abort()
+                    with contextlib.suppress(OSError):
+                        draft.abort()
                 return
             self._refill(missing)
 
@@ -177,7 +183,7 @@ class _Thread:
         for _ in range(missing):
             try:
                 fresh.append((time.monotonic(), self.store.begin()))
-            except OSError:  # the sessions will create their own, and see the error
+            except Exception:  # the sessions will create their own, and see the error
                 with self._lock:
                     self._hungry = False
                 break

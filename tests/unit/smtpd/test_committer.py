@@ -5,6 +5,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from mailrelay.queue import record
 from mailrelay.queue.store import Queue, QueueStore
 from mailrelay.smtpd.committer import Committer
@@ -162,3 +164,22 @@ def test_the_master_removes_a_dead_workers_temporary_files(tmp_path: Path) -> No
     assert list((tmp_path / "tmp").iterdir()) == [other]
     for draft in mine:
         draft.abort()  # already gone: no error
+
+
+def test_a_bug_in_the_commit_fails_the_batch_instead_of_hanging_it(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    store = QueueStore(tmp_path)
+    store.create_directories()
+
+    def broken(batch: object) -> list[object]:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(store, "commit_many", broken)
+    committer = Committer(store)
+
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match="bug"):
+            await asyncio.wait_for(committer.commit(store.begin(), b"x\r\n", envelope(1)), 5)
+        committer.close()
+
+    asyncio.run(main())
