@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -167,13 +168,10 @@ def test_received_names_the_tls_session_as_postfix_does(daemon, ca, version, gol
     assert lines[:len(expected.splitlines())] == expected.splitlines()
 
 
-def test_bad_input_and_a_client_that_drops_mid_data_queue_nothing(daemon):
-    ehlo, junk, noop = converse(daemon.ports[0],
-                                [b"EHLO x\x00y\r\n", b"A" * 10000 + b"\r\n", b"NOOP\r\n"])
-    assert ehlo.startswith(b"250-relay.corp.local\r\n")
-    assert junk == b"500 5.5.2 Error: command not recognized\r\n"
-    assert noop == b"250 2.0.0 Ok\r\n"
-    with socket.create_connection(("127.0.0.1", daemon.ports[0]), timeout=5) as s:
+@contextlib.contextmanager
+def half_message(port: int) -> Iterator[socket.socket]:
+    """A session inside DATA with part of a message sent (closed when the block ends)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.recv(512)
         # One command at a time (pipelining without PIPELINING is refused before RCPT).
         for command in (b"EHLO x.example\r\n", b"MAIL FROM:<a@example.com>\r\n",
@@ -181,6 +179,16 @@ def test_bad_input_and_a_client_that_drops_mid_data_queue_nothing(daemon):
             s.sendall(command)
             assert s.recv(512)[:1] in b"23"
         s.sendall(b"Subject: half\r\n\r\npartial body")
+        yield s
+
+
+def test_bad_input_and_a_client_that_drops_mid_data_queue_nothing(daemon):
+    ehlo, junk, noop = converse(daemon.ports[0],
+                                [b"EHLO x\x00y\r\n", b"A" * 10000 + b"\r\n", b"NOOP\r\n"])
+    assert ehlo.startswith(b"250-relay.corp.local\r\n")
+    assert junk == b"500 5.5.2 Error: command not recognized\r\n"
+    assert noop == b"250 2.0.0 Ok\r\n"
+    with half_message(daemon.ports[0]):
         time.sleep(0.3)
     dropped = time.time()  # 0.3 s after the half message's file was made
     time.sleep(0.3)
@@ -342,13 +350,7 @@ def test_bcc_is_dropped_and_a_recipient_given_twice_is_queued_once(daemon):
 def test_a_killed_workers_unfinished_message_and_spare_files_are_removed(daemon):
     """A worker killed in the middle of DATA leaves its temporary files (the message's and
     the committer's spares) in tmp/: the master removes them when it reaps the worker."""
-    with socket.create_connection(("127.0.0.1", daemon.ports[0]), timeout=5) as s:
-        s.recv(512)
-        for command in (b"EHLO x.example\r\n", b"MAIL FROM:<a@example.com>\r\n",
-                        b"RCPT TO:<b@example.com>\r\n", b"DATA\r\n"):
-            s.sendall(command)
-            assert s.recv(512)[:1] in b"23"
-        s.sendall(b"Subject: half\r\n\r\npartial body")
+    with half_message(daemon.ports[0]):
         [line] = daemon.wait_for_log(r"postfix/smtpd\[\d+\]: \w+: client=")
         worker = int(re.search(r"smtpd\[(\d+)\]", line).group(1))
         deadline = time.monotonic() + 5
