@@ -26,6 +26,8 @@ mydomain, see CleanupSettings.header_context).  Captured in tests/golden/cleanup
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from mailrelay.cleanup.settings import REMOTE_CONTEXT, CleanupSettings
 from mailrelay.cleanup.tok822 import (
     Kind,
@@ -105,22 +107,38 @@ def _rewrite_address(addr: Token, settings: CleanupSettings) -> bool:
     return after != before
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     """cleanup_fold_header() and cleanup_out_header(): *text* has a newline after each
     address; join lines with a space while under FOLD_WIDTH, start the others with a tab."""
     out: list[str] = []
-    current = ""
     for i, piece in enumerate(text.split("\n")):
-        if i == 0:
-            current = piece
-        elif len(current) + 1 + len(piece) < FOLD_WIDTH:
-            current += " " + piece
+        if i and len(out[-1]) + 1 + len(piece) < FOLD_WIDTH:
+            out[-1] += " " + piece
         else:
-            out.append(current)
-            current = piece
-    out.append(current)
+            out.append(piece)
     return "\r\n".join(line if i == 0 or line[:1] in (" ", "\t") else "\t" + line
                        for i, line in enumerate(out))
+
+
+def rewrite_addresses(field: bytes, step: Callable[[Token], bool]) -> bytes | None:
+    """One address header field (name, colon, value, folded lines included, CRLF at the
+    end) with *step* applied to each address token (it rewrites the token's parts in place
+    and says whether they changed); written again from the parsed list when one did, None
+    when none did (keep the field as written)."""
+    text = field.decode("utf-8", "surrogateescape")
+    colon = text.index(":")
+    # Postfix's header buffer joins folded lines with a bare newline.
+    value = text[colon + 1 :].removesuffix("\r\n").replace("\r\n", "\n")
+    tokens = parse_addresses(value)
+    changed = False
+    for tok in tokens:
+        if tok.kind is Kind.ADDR and step(tok):
+            changed = True
+    if not changed:
+        return None
+    name = text[:colon].rstrip(" \t")
+    written = fold(f"{name}: {externalize(tokens, lines=True)}")
+    return (written + "\r\n").encode("utf-8", "surrogateescape")
 
 
 #: Header fields remembered per settings object (see CleanupSettings.memo).
@@ -147,17 +165,4 @@ def rewrite_header(field: bytes, settings: CleanupSettings) -> bytes | None:
 
 
 def _rewrite_header(field: bytes, settings: CleanupSettings) -> bytes | None:
-    text = field.decode("utf-8", "surrogateescape")
-    colon = text.index(":")
-    # Postfix's header buffer joins folded lines with a bare newline.
-    value = text[colon + 1 :].removesuffix("\r\n").replace("\r\n", "\n")
-    tokens = parse_addresses(value)
-    changed = False
-    for tok in tokens:
-        if tok.kind is Kind.ADDR and _rewrite_address(tok, settings):
-            changed = True
-    if not changed:
-        return None
-    name = text[:colon].rstrip(" \t")
-    written = _fold(f"{name}: {externalize(tokens, lines=True)}")
-    return (written + "\r\n").encode("utf-8", "surrogateescape")
+    return rewrite_addresses(field, lambda tok: _rewrite_address(tok, settings))

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mailrelay.cleanup.header_addresses import ADDRESS_FIELDS, FOLD_WIDTH
-from mailrelay.cleanup.tok822 import Kind, externalize, internalize, quote_822_local, scan
-from mailrelay.cleanup.tok822 import parse as parse_addresses
+from mailrelay.cleanup.header_addresses import ADDRESS_FIELDS, rewrite_addresses
+from mailrelay.cleanup.tok822 import Token, internalize, quote_822_local, scan
 
 #: Fields mapped as senders (sender_canonical_maps, header_sender); the other
 #: ADDRESS_FIELDS are recipient fields.  Reply-To and Mail-Followup-To are senders, but
@@ -34,37 +33,16 @@ def field_name(field: bytes) -> str:
     return field[: field.find(b":")].strip().decode("ascii", "replace").lower()
 
 
-def fold(text: str) -> str:
-    """cleanup_fold_header(): *text* has a newline after each address; join lines with a
-    space while under FOLD_WIDTH, start the others with a tab."""
-    out: list[str] = []
-    for i, piece in enumerate(text.split("\n")):
-        if i and len(out[-1]) + 1 + len(piece) < FOLD_WIDTH:
-            out[-1] += " " + piece
-        else:
-            out.append(piece)
-    return "\r\n".join(line if i == 0 or line[:1] in (" ", "\t") else "\t" + line
-                       for i, line in enumerate(out))
-
-
 def rewrite_field(field: bytes, rewrite: AddressRewrite) -> bytes | None:
     """One address header field (folded lines included, CRLF at the end) with each address
     passed through *rewrite*; None when no address changed (keep it as written)."""
-    text = field.decode("utf-8", "surrogateescape")
-    colon = text.index(":")
-    value = text[colon + 1 :].removesuffix("\r\n").replace("\r\n", "\n")
-    tokens = parse_addresses(value)
-    changed = False
-    for tok in tokens:
-        if tok.kind is not Kind.ADDR:
-            continue
+
+    def step(tok: Token) -> bool:
         before = internalize(tok.parts)
         after = rewrite(before)
-        if after != before:
-            tok.parts = scan(quote_822_local(after))
-            changed = True
-    if not changed:
-        return None
-    name = text[:colon].rstrip(" \t")
-    written = fold(f"{name}: {externalize(tokens, lines=True)}")
-    return (written + "\r\n").encode("utf-8", "surrogateescape")
+        if after == before:
+            return False
+        tok.parts = scan(quote_822_local(after))
+        return True
+
+    return rewrite_addresses(field, step)

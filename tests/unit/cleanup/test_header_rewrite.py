@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mailrelay.cleanup.header_rewrite import fold, rewrite_field
+from mailrelay.cleanup.header_addresses import fold
+from mailrelay.cleanup.header_rewrite import rewrite_field
 
 
 def upper_domain(address: str) -> str:
