@@ -39,6 +39,12 @@ class CleanupDefer(OSError):
     accepted now (smtpd: 451 4.3.0 Error: queue file write error, as Postfix), never
     passed on unmapped or unfiltered.  The text is Postfix's warning."""
 
+    @classmethod
+    def lookup_problem(cls, title: str, detail: object = None) -> CleanupDefer:
+        """Postfix's warning for table *title* (with *detail*, e.g. why it cannot open)."""
+        text = f"{title} map lookup problem -- message not accepted, try again later"
+        return cls(text if detail is None else f"{text} ({detail})")
+
 
 def local_domains(config: Config) -> Callable[[str], bool]:
     """mail_addr_find's "local" test: ``$myorigin``, a ``$mydestination`` name, or an
@@ -94,8 +100,7 @@ class AddressMap:
         try:
             return self.cache.maps(self.spec, self.title)
         except MapError as error:
-            raise CleanupDefer(f"{self.title} map lookup problem -- message not accepted, "
-                               f"try again later ({error})") from error
+            raise CleanupDefer.lookup_problem(self.title, error) from error
 
     def lookup(self, maps: Maps, address: str) -> MapResult | None:
         """mail_addr_map(): the mapped address (internal form), or None when no entry."""
@@ -110,8 +115,7 @@ class AddressMap:
             match = address_lookup(maps, address, delimiter=self.delimiter,
                                    local_domain=self.local_domain, strategy=Strategy.DEFAULT)
         except MapLookupError as error:
-            raise CleanupDefer(f"{self.title} map lookup problem -- message not accepted, "
-                               "try again later") from error
+            raise CleanupDefer.lookup_problem(self.title) from error
         if match is None:
             return None
         value, extension = match.value.strip(), match.extension

@@ -108,14 +108,12 @@ class ContentChecks:
         try:
             return self.cache.maps(self.spec, self.title)
         except MapError as error:
-            raise CleanupDefer(f"{self.title} map lookup problem -- message not accepted, "
-                               f"try again later ({error})") from error
+            raise CleanupDefer.lookup_problem(self.title, error) from error
 
     def check(self, maps: Maps, line: str) -> Verdict | None:
         """The verdict for one logical line, or None when no pattern matches."""
         try:
             value = maps.find(line)
         except MapLookupError as error:
-            raise CleanupDefer(f"{self.title} map lookup problem -- message not accepted, "
-                               "try again later") from error
+            raise CleanupDefer.lookup_problem(self.title) from error
         return None if value is None else parse_action(value)
