@@ -364,3 +364,41 @@ def test_a_killed_workers_unfinished_message_and_spare_files_are_removed(daemon)
                  if p.name.startswith(f".tmp.{worker}.")]
     assert leftovers == []
     assert daemon.incoming() == []
+
+
+def test_smtpd_timeout_counts_from_the_last_read_however_long_the_session(tmp_path):
+    """The session's one read timer moves with every read: a client that talks every 0.6 s
+    outlives several smtpd_timeouts; once silent it is told 421 one smtpd_timeout later."""
+    ports = free_ports(1)
+    d = Daemon(tmp_path, "smtpd_timeout = 1s\n", f"127.0.0.1:{ports[0]} {S}\n", ports).start()
+    try:
+        with socket.create_connection(("127.0.0.1", ports[0]), timeout=5) as s:
+            s.recv(512)
+            for _ in range(5):  # 3 s in all: three timeouts' worth
+                time.sleep(0.6)
+                s.sendall(b"NOOP\r\n")
+                assert s.recv(512) == b"250 2.0.0 Ok\r\n"
+            silent = time.monotonic()
+            assert s.recv(512) == b"421 4.4.2 relay.corp.local Error: timeout exceeded\r\n"
+            waited = time.monotonic() - silent
+            assert s.recv(512) == b""
+        assert 0.9 <= waited < 1.6, waited
+        d.wait_for_log(r"timeout after NOOP from localhost\[127\.0\.0\.1\]")
+    finally:
+        d.stop()
+
+
+def test_an_address_ending_in_a_backslash_gets_postfixs_replies(daemon):
+    """The address tokenizer once spun forever on a final backslash (one client could stop
+    a worker).  The replies are Postfix 3.7.11's to the same commands."""
+    answers = converse(daemon.ports[0], [
+        b"EHLO c.example\r\n", b"MAIL FROM:<s\\>\r\n", b"MAIL FROM:<\\>\r\n",
+        b"MAIL FROM:<s@example.com>\r\n", b"RCPT TO:<a\\>\r\n", b"RCPT TO:b\\\r\n",
+        b"RCPT TO:<c@example.com\\>\r\n", b"RCPT TO:<\\>\r\n", b"VRFY a\\\r\n", b"RSET\r\n",
+        b"MAIL FROM:x\\\r\n", b"QUIT\r\n"])
+    assert answers[1:] == [
+        b"501 5.1.7 Bad sender address syntax\r\n", b"501 5.1.7 Bad sender address syntax\r\n",
+        b"250 2.1.0 Ok\r\n", b"501 5.1.3 Bad recipient address syntax\r\n",
+        b"250 2.1.5 Ok\r\n", b"501 5.1.3 Bad recipient address syntax\r\n",
+        b"501 5.1.3 Bad recipient address syntax\r\n", b"252 2.0.0 a\\\r\n",
+        b"250 2.0.0 Ok\r\n", b"250 2.1.0 Ok\r\n", b"221 2.0.0 Bye\r\n"]
