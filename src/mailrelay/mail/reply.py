@@ -68,6 +68,9 @@ class Reply:
         Text is sent as UTF-8 (a reply may quote an SMTPUTF8 address); a reply never contains
         a bare CR or LF because lines are split on ``\\n`` and CRs are not allowed in text.
         """
+        if "\n" not in self.text:  # nearly every reply (7 a message): no list, no join
+            prefix = f"{self.enhanced} " if self.enhanced else ""
+            return f"{self.code} {prefix}{self.text}\r\n".encode("utf-8", "surrogateescape")
         return "".join(line + "\r\n" for line in self.lines()).encode("utf-8", "surrogateescape")
 
     def __str__(self) -> str:

@@ -133,7 +133,9 @@ class _Thread:
                     break
                 self._stale.append(spare)
             self._hungry = True
-            if self._sleeping:  # refill (and remove the stale ones)
+            # Refill (and remove the stale ones) once half are gone: the thread refills after
+            # every batch anyway, and waking it for each draft cost a futex hand-off a message.
+            if self._sleeping and len(self._spares) <= SPARES // 2:
                 self._ready.notify()
         return draft
 
