@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import ipaddress
 import signal
 import socket
@@ -143,6 +144,7 @@ class LocalRewriteClients:
         return False
 
 
+@functools.lru_cache(maxsize=1024)
 def _normal(address: str) -> str:
     try:
         return str(ipaddress.ip_address(address))
