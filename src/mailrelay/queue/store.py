@@ -63,6 +63,7 @@ import os
 import stat
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor
 from pathlib import Path
 
 from mailrelay.queue import record
@@ -182,25 +183,37 @@ class QueueStore:
         return draft.queue_id
 
     def commit_many(self, batch: Iterable[tuple[Draft, Envelope, bool]],
-                    ) -> list[BaseException | None]:
+                    executor: Executor | None = None) -> list[BaseException | None]:
         """Commit several (draft, envelope, hold) at once, durable when this returns; one
         outcome per item: None, or the error that made it fail (its draft then aborted).
 
-        Each is `commit` without its directory fsync, then one fsync per directory covers
-        every rename of the batch.  (Each file's fdatasync remains a journal commit of its
-        own on ext4, delayed allocation allocating a file's blocks when it is written back:
-        8 files written first, then synced, took 0.14-0.2 ms each, so ordering the steps
-        differently saves nothing.)"""
+        Each file is sealed (fdatasynced), then renamed into its queue, then one fsync per
+        directory covers every rename of the batch.  With *executor* the files are sealed
+        in parallel: each fdatasync waits for a device flush, and the block layer merges
+        flushes that wait together, as it merges those of Postfix's cleanup processes;
+        one after another, a batch of eight waited for eight flushes."""
+        items = list(batch)
+        sealed: list[Path | BaseException]
+        if executor is not None and len(items) > 1:
+            sealed = list(executor.map(_seal, items))
+        else:
+            sealed = [_seal(item) for item in items]
         errors: list[BaseException | None] = []
         renamed: dict[Queue, list[int]] = {}
-        for i, (draft, envelope, hold) in enumerate(batch):
+        for i, ((draft, _, hold), temp) in enumerate(zip(items, sealed, strict=True)):
+            if isinstance(temp, BaseException):  # _seal aborted the draft
+                errors.append(temp)
+                continue
+            queue = _destination(draft, hold)
             try:
-                self.commit(draft, envelope, sync=False, hold=hold)
-            except BaseException as error:  # commit aborted the draft
+                os.rename(temp, self.path(queue, draft.queue_id))
+            except BaseException as error:
+                draft.abort()
                 errors.append(error)
                 continue
+            draft.committed()
             errors.append(None)
-            renamed.setdefault(_destination(draft, hold), []).append(i)
+            renamed.setdefault(queue, []).append(i)
         for queue, indices in renamed.items():
             try:
                 self.sync(queue)
@@ -446,6 +459,16 @@ class QueueStore:
                     os.unlink(entry.path)
                     orphans += 1
         return RecoveryReport(temporary, orphans)
+
+
+def _seal(item: tuple[Draft, Envelope, bool]) -> Path | BaseException:
+    """The draft sealed (its temporary path), or the error that aborted it."""
+    draft, envelope, _ = item
+    try:
+        return draft.seal(envelope)
+    except BaseException as error:  # (an envelope the trailer refuses left it open)
+        draft.abort()
+        return error
 
 
 def _destination(draft: Draft, hold: bool) -> Queue:

@@ -36,6 +36,7 @@ import contextlib
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from mailrelay.queue.queuefile import Draft
@@ -113,6 +114,8 @@ class _Thread:
         self._stopped = False
         #: False after a spare could not be created: no retry before the next take.
         self._hungry = True
+        #: Seal a batch's files in parallel (see QueueStore.commit_many).
+        self._syncers = ThreadPoolExecutor(SPARES, thread_name_prefix="queue-sync")
         self._thread = threading.Thread(target=self._run, name="queue-committer", daemon=True)
         self._thread.start()
 
@@ -172,6 +175,7 @@ class _Thread:
                 with contextlib.suppress(OSError):
                     draft.abort()
             if stopped:
+                self._syncers.shutdown(wait=False)
                 with self._lock:
                     spares, self._spares = self._spares, deque()
                 for _, draft in spares:
@@ -202,7 +206,8 @@ class _Thread:
                 job.error = error
             else:
                 written.append(job)
-        errors = self.store.commit_many((j.draft, j.envelope, j.hold) for j in written)
+        errors = self.store.commit_many(((j.draft, j.envelope, j.hold) for j in written),
+                                        self._syncers)
         for job, outcome in zip(written, errors, strict=True):
             job.error = outcome
 

@@ -1,9 +1,12 @@
+import concurrent.futures
+import dataclasses
 import os
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -370,3 +373,45 @@ def test_a_held_commit_goes_straight_into_hold(queue):
         draft.write(CONTENT)
         queue_id = queue.commit(draft, ENVELOPE, hold=True)
     assert names(queue, "hold") == [queue_id] and names(queue, "incoming") == []
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_commit_many_keeps_each_outcome_and_removes_a_refused_draft(queue, parallel):
+    """A batch committed at once: the envelope the trailer refuses fails its message alone
+    (its temporary file removed), the others land, outcomes in batch order."""
+    good = Envelope(sender="a@example.com", recipients=(Recipient("b@example.org"),),
+                    arrival_time=1_700_000_000.0)
+    bad = dataclasses.replace(good, dsn_ret="SOMETIMES")
+    drafts = [queue.begin() for _ in range(4)]
+    for n, draft in enumerate(drafts):
+        draft.write(f"Subject: {n}\r\n\r\nbody\r\n".encode())
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        errors = queue.commit_many([(d, bad if n == 2 else good, n == 3)
+                                    for n, d in enumerate(drafts)], pool if parallel else None)
+    assert [type(e) for e in errors] == [type(None), type(None), ValueError, type(None)]
+    assert sorted(names(queue, "incoming")) == sorted(d.queue_id for d in drafts[:2])
+    assert names(queue, "hold") == [drafts[3].queue_id]
+    assert names(queue, store.TEMP) == []
+
+
+def test_commit_many_seals_a_batch_in_parallel_with_an_executor(queue, monkeypatch):
+    """Each fdatasync waits for the device; with an executor the batch waits about once."""
+    threads: set[str] = set()
+    real = os.fdatasync
+
+    def slow(fd: int) -> None:
+        threads.add(threading.current_thread().name)
+        time.sleep(0.1)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", slow)
+    env = Envelope(sender="a@example.com", recipients=(Recipient("b@example.org"),),
+                   arrival_time=1_700_000_000.0)
+    drafts = [queue.begin() for _ in range(6)]
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        started = time.monotonic()
+        errors = queue.commit_many([(d, env, False) for d in drafts], pool)
+        took = time.monotonic() - started
+    assert errors == [None] * 6
+    assert len(threads) > 1 and took < 0.4, (threads, took)
+    assert sorted(names(queue, "incoming")) == sorted(d.queue_id for d in drafts)

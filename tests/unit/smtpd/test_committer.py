@@ -131,13 +131,13 @@ def test_spare_drafts_are_used_while_fresh_and_removed_on_close(tmp_path: Path,
     temp = tmp_path / "tmp"
 
     async def main() -> None:
-        first = committer.draft()  # none ready yet: made here; the thread makes spares
+        first = committer.draft()  # made here, or the thread's first spare
         for _ in range(200):
-            if len(list(temp.iterdir())) == 1 + module.SPARES:
+            if len(list(temp.iterdir())) >= module.SPARES:
                 break
             await asyncio.sleep(0.01)
         spares = set(temp.iterdir())
-        assert len(spares) == 1 + module.SPARES
+        assert len(spares) >= module.SPARES  # (no refill for one spare taken: at half)
         second = committer.draft()
         assert tmp_path / "tmp" / second._temp.name in spares  # a spare, not a new file
         monkeypatch.setattr(module, "SPARE_AGE", 0.0)  # every spare is stale now
@@ -171,7 +171,7 @@ def test_a_bug_in_the_commit_fails_the_batch_instead_of_hanging_it(tmp_path: Pat
     store = QueueStore(tmp_path)
     store.create_directories()
 
-    def broken(batch: object) -> list[object]:
+    def broken(batch: object, executor: object = None) -> list[object]:
         raise RuntimeError("bug")
 
     monkeypatch.setattr(store, "commit_many", broken)
