@@ -160,26 +160,15 @@ class QueueStore:
             return Draft(directory, MAILDROP_FILE_MODE, long_ids=self.long_ids, maildrop=True)
         raise ValueError(f"new messages go to incoming or maildrop, not {queue.value}")
 
-    def commit(self, draft: Draft, envelope: Envelope, *, sync: bool = True,
-               hold: bool = False) -> str:
+    def commit(self, draft: Draft, envelope: Envelope, *, hold: bool = False) -> str:
         """Seal *draft* with *envelope* and rename it into its queue; returns the queue ID.
 
-        Durable when this returns (invariant 1), unless *sync* is false: then the caller owes
-        a `sync` of the queue before it acknowledges the message (group commit).  *hold*
-        (header_checks' HOLD) renames it straight into hold/, so that no qmgr scan of
-        incoming/ ever sees it.
+        Durable when this returns (invariant 1).  *hold* (header_checks' HOLD) renames it
+        straight into hold/, so that no qmgr scan of incoming/ ever sees it.
         """
-        queue = _destination(draft, hold)
-        target = self.path(queue, draft.queue_id)
-        temp = draft.seal(envelope)
-        try:
-            os.rename(temp, target)
-        except BaseException:
-            draft.abort()
-            raise
-        draft.committed()
-        if sync:
-            self.sync(queue)
+        (error,) = self.commit_many([(draft, envelope, hold)])
+        if error is not None:
+            raise error
         return draft.queue_id
 
     def commit_many(self, batch: Iterable[tuple[Draft, Envelope, bool]],

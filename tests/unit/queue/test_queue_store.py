@@ -108,9 +108,8 @@ def test_group_commit_renames_each_file_then_syncs_the_directory_once(queue, mon
     drafts = [queue.begin() for _ in range(3)]
     for draft in drafts:
         draft.write(CONTENT)
-    ids = [queue.commit(draft, ENVELOPE, sync=False) for draft in drafts]
-    assert synced == [] and sorted(ids) == names(queue, "incoming")
-    queue.sync(Queue.INCOMING)
+    assert queue.commit_many((draft, ENVELOPE, False) for draft in drafts) == [None] * 3
+    assert sorted(d.queue_id for d in drafts) == names(queue, "incoming")
     assert synced == ["incoming"]
 
 
