@@ -37,9 +37,10 @@ Invariants:
    active is retried at startup, incoming is delivered.
 
 Cost of one commit: one writev of the whole file (content and envelope), one fdatasync, one
-rename, one fsync of incoming/.  Group commit (smtpd's committer) is `commit_many`: each
-file of a batch written, fdatasynced and renamed, then one fsync per directory, then the
-250 replies: one directory fsync per batch instead of one per message.  Each file is still
+rename, one fsync of incoming/.  Group commit (smtpd's committer) is `commit_many`: the
+files of a batch fdatasynced (in parallel, given an executor), then renamed, then one fsync
+per directory, then the 250 replies: one directory fsync per batch instead of one per
+message.  Each file is still
 fsynced before its rename, so invariant 1 holds (a file renamed but whose directory is not yet
 synced may be delivered early; it is simply not acknowledged yet).
 

@@ -3,9 +3,10 @@
 SECURITY: writes the queue (through QueueStore only).
 
 A session that reaches the end of DATA hands its draft and envelope over and waits.  One
-committer thread takes *every* message handed over since its last batch, and for each writes
-the content, fdatasyncs and renames the file into its queue; then one fsync per directory
-covers all the renames of the batch, and one wake-up of the event loop acknowledges them all.
+committer thread takes *every* message handed over since its last batch, writes each one's
+content, fdatasyncs the batch's files in parallel (SYNCERS threads: the device merges flushes
+that wait together) and renames them into their queue; then one fsync per directory covers
+all the renames of the batch, and one wake-up of the event loop acknowledges them all.
 
 Why a batch thread rather than a thread hop per message: the blocking calls must stay off the
 event loop (a slow disk would stall every session of the worker), but each hop to a worker
@@ -47,6 +48,8 @@ from mailrelay.queue.store import QueueStore
 SPARES = 8
 #: Seconds a spare may wait: its queue ID shows its creation time (long queue IDs).
 SPARE_AGE = 1.0
+#: Threads that fdatasync a batch's files at once; a batch is about SPARES messages.
+SYNCERS = 8
 
 
 @dataclass(slots=True)
@@ -115,7 +118,7 @@ class _Thread:
         #: False after a spare could not be created: no retry before the next take.
         self._hungry = True
         #: Seal a batch's files in parallel (see QueueStore.commit_many).
-        self._syncers = ThreadPoolExecutor(SPARES, thread_name_prefix="queue-sync")
+        self._syncers = ThreadPoolExecutor(SYNCERS, thread_name_prefix="queue-sync")
         self._thread = threading.Thread(target=self._run, name="queue-committer", daemon=True)
         self._thread.start()
 
